@@ -1,0 +1,35 @@
+# The two commands a newcomer needs: `make lab` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: lab test test-fast bench bench-quick run grade clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## make lab: create .venv, install, open JupyterLab on the course
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+## make test: create .venv if missing, install, run every test
+test: $(STAMP)
+	$(PY) -m pytest
+
+## make test-fast: the library's unit tests only
+test-fast: $(STAMP)
+	$(PY) -m pytest tests --ignore=tests/reliability --ignore=tests/browser -q
+
+## make bench: side-by-side benchmarks against a bare SimpleQueue and Pykka
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+bench-quick: $(STAMP)
+	$(PY) -m benchmarks --quick
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,28 @@
+"""genserver_lite: OTP's GenServer, Supervisor and friends on Python threads, for learning.
+
+``import genserver_lite as gs`` gives the whole public API; see the package's
+README and the notebooks. Each name maps to its OTP or Elixir original, named
+in its docstring.
+"""
+
+from . import sys, testing
+from .errors import (AlreadyRegistered, CallTimeout, ChildSpecError, Exit, NoProc,
+                     ReceiveTimeout, StartError)
+from .gen import call, cast, reply, stop
+from .genserver import GenServer
+from .names import info, processes, register, reset, unregister, whereis
+from .process import (Pid, Ref, alive, demonitor, exit, flush, link, make_ref, monitor, receive,
+                      self, send, sleep, spawn, spawn_link, spawn_monitor, trap_exit, unlink)
+from .task import Task
+from .timer import TimerRef, cancel_timer, read_timer, send_after
+
+__all__ = [
+    "AlreadyRegistered", "CallTimeout", "ChildSpecError", "Exit", "NoProc", "ReceiveTimeout",
+    "StartError", "call", "cast", "reply", "stop", "GenServer", "info", "processes", "register",
+    "reset", "unregister", "whereis", "Pid", "Ref", "alive", "demonitor", "exit", "flush", "link",
+    "make_ref", "monitor", "receive", "self", "send", "sleep", "spawn", "spawn_link",
+    "spawn_monitor", "trap_exit", "unlink", "Task", "TimerRef", "cancel_timer", "read_timer",
+    "send_after", "sys", "testing",
+]
+
+__version__ = "0.1.0"
