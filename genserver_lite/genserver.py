@@ -349,6 +349,10 @@ class _Server:
                 out = self.change_code(new_cls, old_vsn, extra)
             case ("terminate", reason):
                 self.terminate(reason, msg)
+            case ("crash", reason):      # gs.testing.crash: fault injection for lessons and tests
+                if from_ is not None:
+                    gen.send_reply(self.me.pid, from_, ("ok", None))
+                self.crashed(reason if isinstance(reason, BaseException) else Exit(reason), msg)
             case "get_status":
                 out = ("ok", {"pid": self.me.pid, "name": self.me.name, "module": type(self.mod),
                               "vsn": type(self.mod).vsn, "state": self.state, "parent": self.parent,

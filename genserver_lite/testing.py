@@ -28,7 +28,7 @@ try:
 except ImportError:  # pragma: no cover - pytest comes with nbval, a dependency
     pytest = None
 
-__all__ = ["wait_until", "assert_receive", "refute_receive", "matches", "FakeClock"]
+__all__ = ["wait_until", "assert_receive", "refute_receive", "matches", "FakeClock", "crash"]
 
 
 def matches(pattern, msg) -> bool:
@@ -108,6 +108,19 @@ def wait_until(fn, timeout: float = 1.0):
                                  f"(last value {value!r})")
         time.sleep(pause)
         pause = min(pause * 2, 0.02)
+
+
+def crash(server, reason="injected crash") -> None:
+    """Make a GenServer crash as if one of its callbacks had raised (fault injection, for lessons and tests).
+
+    Unlike ``gs.exit(pid, "kill")``, this is a crash *inside* the server:
+    ``terminate`` runs, the crash is logged, and the process exits with
+    ``reason`` (an exception is raised as itself; anything else as
+    ``gs.Exit(reason)``). It is a system message, so it queues behind the
+    messages already sent. Returns once the server has taken it.
+    """
+    from .gen import request
+    request(server, "$system", ("crash", reason), 5.0, "system")
 
 
 class FakeClock:
