@@ -61,7 +61,7 @@ from .errors import Exit
 from .process import receive
 from .timer import cancel_timer, send_after
 
-__all__ = ["GenServer", "is_normal_exit"]
+__all__ = ["GenServer", "is_normal_exit", "start_server"]
 
 _show = reprlib.Repr()
 _show.maxstring, _show.maxother, _show.maxlist, _show.maxdict, _show.maxlevel = 200, 200, 20, 20, 4
@@ -102,14 +102,12 @@ class GenServer:
                 the name is taken (``("already_started", pid)``), or ``init``
                 outlived ``timeout`` (``"timeout"``).
         """
-        return gen.start(_Server.enter, (cls, arg, True), name=name, timeout=timeout, link=True,
-                         label=cls.__name__, behaviour=cls.behaviour_name)
+        return start_server(cls, arg, name=name, timeout=timeout, link=True)
 
     @classmethod
     def start(cls, arg=None, *, name=None, timeout: float | None = 5.0) -> Pid | None:
         """Like :meth:`start_link` without the link (OTP ``gen_server:start/4``)."""
-        return gen.start(_Server.enter, (cls, arg, False), name=name, timeout=timeout, link=False,
-                         label=cls.__name__, behaviour=cls.behaviour_name)
+        return start_server(cls, arg, name=name, timeout=timeout, link=False)
 
     @classmethod
     def child_spec(cls, arg=None) -> dict:
@@ -147,6 +145,17 @@ class GenServer:
     def code_change(self, old_vsn, state, extra):
         """Default: keep the state as it is."""
         return ("ok", state)
+
+
+def start_server(cls, arg, *, name, timeout, link: bool, label: str | None = None,
+                 behaviour: str | None = None) -> Pid | None:
+    """Start a process running the GenServer class ``cls`` (the start path every behaviour shares).
+
+    Supervisor, DynamicSupervisor, Registry and TaskSupervisor run their own
+    GenServer class under the user's ``label`` (shown by ``gs.info`` and traces).
+    """
+    return gen.start(_Server.enter, (cls, arg, link), name=name, timeout=timeout, link=link,
+                     label=label or cls.__name__, behaviour=behaviour or cls.behaviour_name)
 
 
 # -- the server loop (runs in the server's own process) ----------------------------
