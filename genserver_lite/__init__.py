@@ -14,6 +14,9 @@ from .names import info, processes, register, reset, unregister, whereis
 from .process import (Pid, Ref, alive, demonitor, exit, flush, link, make_ref, monitor, receive,
                       self, send, sleep, spawn, spawn_link, spawn_monitor, trap_exit, unlink)
 from .task import Task
+from .specs import child_spec, supervise
+from .supervisor import Supervisor
+from .dynamic_supervisor import DynamicSupervisor
 from .timer import TimerRef, cancel_timer, read_timer, send_after
 
 __all__ = [
@@ -22,7 +25,7 @@ __all__ = [
     "reset", "unregister", "whereis", "Pid", "Ref", "alive", "demonitor", "exit", "flush", "link",
     "make_ref", "monitor", "receive", "self", "send", "sleep", "spawn", "spawn_link",
     "spawn_monitor", "trap_exit", "unlink", "Task", "TimerRef", "cancel_timer", "read_timer",
-    "send_after", "sys", "testing",
+    "send_after", "sys", "testing", "child_spec", "supervise", "Supervisor", "DynamicSupervisor",
 ]
 
 __version__ = "0.1.0"

@@ -178,7 +178,8 @@ if pytest is not None:
         ``start_supervised(child, **overrides)`` takes a child as the Supervisor
         does (a class, ``(cls, arg)``, or a spec dict) and returns its pid.
         """
-        from .supervisor import Supervisor, child_spec   # supervision builds on this module
+        from .specs import child_spec      # supervision builds on this module
+        from .supervisor import Supervisor
 
         sup = Supervisor.start(_no_children(), strategy="one_for_one", max_restarts=1000,
                                max_seconds=1.0)
