@@ -134,9 +134,13 @@ def reset(timeout: float = 5.0) -> None:
         threads += [p.thread for p in victims if p.thread is not None]
         if time.monotonic() > deadline:
             break
+    with k._lock:   # also the threads of processes that died before reset but still unwind
+        threads += [t for t in k._threads if t not in threads]
     for t in threads:
         if t.ident is not None:
             t.join(max(0.0, deadline - time.monotonic()))
+    with k._lock:
+        k._threads.difference_update([t for t in threads if t.ident and not t.is_alive()])
     with k._lock:
         k._names.clear()
     k._local.proc = None

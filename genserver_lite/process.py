@@ -93,6 +93,9 @@ def spawn_process(fn, args=(), *, link: bool = False, monitor_ref: Ref | None = 
     proc.thread = thread
     with k._lock:
         k._procs[proc.pid.id] = proc
+        if len(k._threads) > 512:   # forget finished threads (an unstarted one has no ident yet)
+            k._threads.difference_update([t for t in k._threads if t.ident and not t.is_alive()])
+        k._threads.add(thread)
         proc.parent = me.pid
         if link:
             proc.links.add(me)
