@@ -181,11 +181,14 @@ def via_module(dest):
 
 
 def deliver(sender: Pid, target: Process, msg, kind: str | None = None) -> None:
-    """Put ``msg`` in ``target``'s mailbox if it is alive (the one path every message takes)."""
-    if target.alive:
-        target.q.put(msg)
+    """Put ``msg`` in ``target``'s mailbox if it is alive (the one path every message takes).
+
+    The send is traced before the put, so a trace never shows a receive before its send.
+    """
     if _tracer is not None:
         _tracer("send", sender, target.pid, (msg, kind))
+    if target.alive:
+        target.q.put(msg)
 
 
 def _is(reason, word: str) -> bool:

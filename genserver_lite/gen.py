@@ -183,6 +183,8 @@ def request(server, tag: str, req, timeout: float | None, kind: str = "call"):
                     m = q.get(timeout=left) if left > 0 else q.get_nowait()
                 except Empty:
                     if aliases.pop(ref, None) is not None:   # no reply was sent: none will be
+                        if k._tracer is not None:
+                            k._tracer("timeout", me.pid, p.pid, (msg, timeout))
                         raise CallTimeout(server, timeout) from None
                     left = _GRACE    # the server took the alias: its reply is on its way
                     continue

@@ -254,9 +254,10 @@ class _Server:
                         self.state = r[2]     # reply last: the caller runs once we block again
                         caller = from_[0]._proc
                         if caller.aliases.pop(from_[1], None) is not None and caller.alive:
-                            caller.q.put((from_[1], r[1]))
-                            if k._tracer is not None:
-                                k._tracer("send", me.pid, caller.pid, ((from_[1], r[1]), "reply"))
+                            answer = (from_[1], r[1])
+                            if k._tracer is not None:     # before the put: send precedes receive
+                                k._tracer("send", me.pid, caller.pid, (answer, "reply"))
+                            caller.q.put(answer)
                         elif k._tracer is not None:
                             gen.trace_dropped_reply(me.pid, from_, r[1])
                     else:
