@@ -65,23 +65,41 @@ def _register(name, me: k.Process) -> Pid | None:
 
 # -- start ---------------------------------------------------------------------
 
+_via_starting: dict = {}   # Process -> its via name, while its init runs (see init_fail)
+
+
 def _init_it(starter: Pid, tag: Ref, name, body, args) -> None:
     me = current()
     if name is not None:
         holder = _register(name, me)
         if holder is not None:
             init_fail(starter, tag, ("already_started", holder), exit_reason="normal")
-    body(starter, tag, *args)
+        if type(name) is tuple:
+            _via_starting[me] = name
+    try:
+        body(starter, tag, *args)
+    finally:
+        _via_starting.pop(me, None)
 
 
 def init_ack(starter: Pid, tag: Ref) -> None:
     """Tell the starter that init succeeded (OTP ``proc_lib:init_ack/1``)."""
-    deliver(current().pid, starter._proc, ("$ack", tag, ("ok", None)), "system")
+    me = current()
+    _via_starting.pop(me, None)
+    deliver(me.pid, starter._proc, ("$ack", tag, ("ok", None)), "system")
 
 
 def init_fail(starter: Pid, tag: Ref, reason, exit_reason=None, ignore: bool = False):
-    """Tell the starter that init failed, unlink from it, and exit (OTP ``proc_lib:init_fail/3``)."""
+    """Tell the starter that init failed, unlink from it, and exit (OTP ``proc_lib:init_fail/3``).
+
+    A via name taken for this start is given back first, as OTP's
+    ``gen:unregister_name`` does: the name is free when the starter hears of
+    the failure. (A string name goes with the process itself.)
+    """
     me = current()
+    via = _via_starting.pop(me, None)
+    if via is not None:
+        via[1].unregister_name(via[2])
     deliver(me.pid, starter._proc, ("$ack", tag, ("ignore", None) if ignore else ("error", reason)),
             "system")
     unlink(starter)
