@@ -17,8 +17,10 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
 
 ## make test: create .venv if missing, install, run every test
+NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=120 --nbval-sanitize-with notebooks/sanitize.cfg
+
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest tests notebooks solutions $(NBVAL)
 
 ## make test-fast: the library's unit tests only
 test-fast: $(STAMP)
@@ -30,6 +32,14 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(PY) -m benchmarks --quick
+
+## make run: execute every notebook with papermill into build/ and print a table
+run: $(STAMP)
+	$(PY) tools/nb.py run
+
+## make grade: grade every exercise notebook (passes only when they are solved)
+grade: $(STAMP)
+	$(PY) -m pytest exercises $(NBVAL)
 
 clean:
 	rm -rf build .pytest_cache

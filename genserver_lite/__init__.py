@@ -5,7 +5,7 @@ README and the notebooks. Each name maps to its OTP or Elixir original, named
 in its docstring.
 """
 
-from . import sys, testing
+from . import course, sys, testing
 from .errors import (AlreadyRegistered, CallTimeout, ChildSpecError, Exit, NoProc,
                      ReceiveTimeout, StartError)
 from .gen import call, cast, reply, stop
@@ -25,7 +25,7 @@ __all__ = [
     "reset", "unregister", "whereis", "Pid", "Ref", "alive", "demonitor", "exit", "flush", "link",
     "make_ref", "monitor", "receive", "self", "send", "sleep", "spawn", "spawn_link",
     "spawn_monitor", "trap_exit", "unlink", "Task", "TimerRef", "cancel_timer", "read_timer",
-    "send_after", "sys", "testing", "child_spec", "supervise", "Supervisor", "DynamicSupervisor",
+    "send_after", "sys", "testing", "course", "child_spec", "supervise", "Supervisor", "DynamicSupervisor",
 ]
 
 __version__ = "0.1.0"
