@@ -193,15 +193,17 @@ def receive(match=None, timeout: float | None = None):
                 return _got(me, m)
     deadline = None if timeout is None else time.monotonic() + timeout
     q = me.q
+    # a suspended GenServer waits here for system messages: it stays "suspended" meanwhile
+    waiting, running = ("suspended",) * 2 if me.status == "suspended" else ("waiting", "running")
     while True:
         try:
             if deadline is None:
-                me.status = "waiting"
+                me.status = waiting
                 m = q.get()
             else:
                 left = deadline - time.monotonic()
                 if left > 0:
-                    me.status = "waiting"
+                    me.status = waiting
                     m = q.get(timeout=left)
                 else:
                     m = q.get_nowait()
@@ -209,7 +211,7 @@ def receive(match=None, timeout: float | None = None):
             raise ReceiveTimeout(f"no {'matching ' if match else ''}message arrived "
                                  f"within {timeout} s") from None
         finally:
-            me.status = "running"
+            me.status = running
         if m is k._WAKE:
             check_alive(me)
             continue
