@@ -175,6 +175,8 @@ def _monitor_as(owner: k.Process, target: k.Process, ref: Ref) -> None:
     when the supervisor spawned it.
     """
     with k._lock:
+        if not owner.alive:
+            return
         if target.alive:
             target.monitors[ref] = owner
             owner.monitoring[ref] = target

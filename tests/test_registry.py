@@ -300,7 +300,7 @@ def test_a_registry_crash_takes_its_registrants_down(uname):
     mref, bref = gs.monitor(member), gs.monitor(bystander)
     gs.exit(reg, "kill")
     assert_receive(("DOWN", mref, "process", member, "killed"), timeout=2.0)
-    refute_receive(("DOWN", bref, ...), timeout=0.05)
+    refute_receive(("DOWN", bref, "process", bystander, ...), timeout=0.05)
     assert gs.alive(bystander)
 
 
@@ -422,7 +422,7 @@ def test_duplicate_dispatch_reaches_every_entry_of_the_key(duplicate):
     refute_receive(("dispatch", "value3"), timeout=0.01)
     Registry.dispatch(duplicate, "world", fn)
     assert_receive(("dispatch", "value3"))
-    refute_receive(("EXIT", ...), timeout=0.01)
+    refute_receive(("EXIT", ..., ...), timeout=0.01)
     assert len(others) == 3
 
 
@@ -596,6 +596,55 @@ def test_via_name_is_free_for_a_restart_the_moment_the_server_dies(unique):
     assert second is not first
     assert gs.call(name, "get") == 2
     assert Registry.lookup(unique, "worker") == [(second, None)]
+
+
+def _supervised_registry_and_server(uname):
+    reg = uname("reg")
+    via = ("via", Registry, (reg, "worker"))
+
+    def start_worker(arg):
+        return Echo.start_link(arg, name=via)
+
+    top = gs.Supervisor.start_link(
+        [(Registry, {"keys": "unique", "name": reg, "partitions": 4}),
+         {"id": "worker", "start": (start_worker, (7,))}],
+        strategy="rest_for_one", max_restarts=50, max_seconds=5.0)
+    return top, reg, via
+
+
+def _replaced(via, old):
+    try:
+        pid = gs.whereis(via)
+    except gs.NoProc:       # the registry itself is being restarted
+        return None
+    return pid if pid is not None and pid is not old else None
+
+
+def test_via_named_child_restarted_by_its_supervisor_under_the_same_key(uname):
+    top, reg, via = _supervised_registry_and_server(uname)
+    assert [row[0] for row in gs.Supervisor.which_children(top)] == [reg, "worker"]
+    pid = gs.whereis(via)
+    for _ in range(20):
+        gs.exit(pid, "kill")
+        new = gs.testing.wait_until(lambda: _replaced(via, pid), timeout=2.0)
+        assert gs.call(via, "get") == 7
+        assert Registry.lookup(reg, "worker") == [(new, None)]
+        pid = new
+    assert Registry.count(reg) == 1
+
+
+def test_a_restarted_registry_comes_back_empty_and_its_servers_register_again(uname):
+    top, reg, via = _supervised_registry_and_server(uname)
+    old_reg, old_worker = gs.whereis(reg), gs.whereis(via)
+    wref = gs.monitor(old_worker)
+    gs.exit(old_reg, "kill")
+    # the registry's link takes the registered server down with it, as in Elixir
+    assert_receive(("DOWN", wref, "process", old_worker, "killed"), timeout=2.0)
+    new_worker = gs.testing.wait_until(lambda: _replaced(via, old_worker), timeout=2.0)
+    assert gs.whereis(reg) is not old_reg
+    assert Registry.lookup(reg, "worker") == [(new_worker, None)]
+    assert gs.call(via, "get") == 7
+    assert gs.alive(top)
 
 
 def test_via_server_reads_the_registry_from_inside(unique):

@@ -346,6 +346,18 @@ def test_a_genserver_survives_its_async_nolink_task_crashing(sup):
     assert gs.alive(sup)
 
 
+def test_handled_task_crashes_leave_no_reply_alias_behind(sup):
+    # OTP deactivates a task's alias with its monitor: a server that handles
+    # the DOWN of crashed tasks for days must not accumulate dead aliases
+    server = Worker.start("nolink")
+    for i in range(5):
+        task = gs.call(server, ("run", sup, crash_on_go))
+        gs.send(task.pid, "go")
+        gs.testing.wait_until(lambda: gs.sys.get_state(server)["task"] is None, timeout=2.0)
+    assert isinstance(gs.sys.get_state(server)["down"], RuntimeError)
+    assert server._proc.aliases == {}
+
+
 def test_a_genserver_using_task_async_dies_with_its_task(sup):
     server = Worker.start("linked")
     ref = gs.monitor(server)
