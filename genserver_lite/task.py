@@ -168,7 +168,13 @@ def _label(fn) -> str:
 
 
 def _run(owner: Pid, ref: Ref, fn, args) -> None:
-    result = _call(fn, args, owner)
+    try:
+        result = _call(fn, args, owner)
+    except BaseException:
+        # as OTP's alias tied to the monitor: a task that dies takes its reply alias
+        # with it, so an owner that handles the DOWN itself keeps no dead aliases
+        owner._proc.aliases.pop(ref, None)
+        raise
     gen.send_reply(current().pid, (owner, ref), result)
 
 
