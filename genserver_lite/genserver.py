@@ -231,7 +231,7 @@ class _Server:
                 check_alive(me)
                 continue
             if k._tracer is not None:
-                k._tracer("receive", me.pid, None, msg)
+                k._tracer("receive", me.pid, me.pid, msg)   # peer=self: the loop took it for a callback
             if self.idle is not None:
                 if msg is self.idle:
                     self.idle = self.idle_ref = None

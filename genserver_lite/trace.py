@@ -72,6 +72,8 @@ class Event(NamedTuple):
 
 
 _lock = threading.Lock()        # guards _active, _previous and every trace's event list
+_recorded = threading.Condition(_lock)   # notified when an event is kept while someone waits
+_waiting = 0                    # how many threads wait in Trace.wait_for
 _seq = itertools.count(1)
 _active: list["Trace"] = []
 _previous = None                # a tracer installed before ours (not a Trace): still called
@@ -84,6 +86,8 @@ def _dispatch(event, pid, peer, data) -> None:
         seq = next(_seq)
         for tr in _active:
             tr._take(seq, now, event, pid, peer, data)
+        if _waiting:
+            _recorded.notify_all()
         prev = _previous
     if prev is not None:
         prev(event, pid, peer, data)
@@ -188,11 +192,49 @@ class Trace:
 
     # -- reading --------------------------------------------------------------------
 
+    def wait_for(self, match, timeout: float = 1.0) -> Event:
+        """Wait until the trace holds an event for which ``match(event)`` is true, and return it.
+
+        A barrier that sends no message, so it adds nothing to the diagram
+        (``gs.testing.wait_until`` with a call would)::
+
+            t.wait_for(lambda e: e.event == "supervisor" and e.data["event"] == "restarted")
+
+        Raises:
+            AssertionError: none came within ``timeout`` seconds.
+        """
+        global _waiting
+        if not callable(match):
+            raise TypeError(f"wait_for needs a predicate fn(event) -> bool, got {match!r}")
+        k.check_timeout(timeout, allow_none=False)
+        deadline = time.monotonic() + timeout
+        checked = 0
+        with _lock:
+            _waiting += 1
+        try:
+            while True:
+                with _lock:     # events are appended in seq order, under the lock
+                    fresh = self._events[checked:]
+                    checked += len(fresh)
+                for ev in fresh:            # the predicate runs unlocked: it may trace
+                    if match(ev):
+                        return ev
+                with _lock:
+                    if len(self._events) == checked:
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            raise AssertionError(f"no traced event matched {match!r} within "
+                                                 f"{timeout} s ({checked} events recorded)")
+                        _recorded.wait(left)
+        finally:
+            with _lock:
+                _waiting -= 1
+
     @property
     def events(self) -> list[Event]:
-        """A snapshot of the events, in order."""
+        """A snapshot of the events, in order (they are appended in ``seq`` order)."""
         with _lock:
-            return sorted(self._events)
+            return list(self._events)
 
     def __len__(self) -> int:
         return len(self._events)

@@ -127,11 +127,15 @@ class TraceModel:
         spawn_notes: dict[Pid, Note] = {}
         monitor_refs: set = set()
         self.sup_events = []
+        self.hidden = []            # sends not drawn: DOWNs of call monitors after the reply came
         for ev in events:
             kind, pid, peer, data = ev.event, ev.pid, ev.peer, ev.data
             if kind == "send":
                 msg, mkind = data
                 mkind = classify(msg, mkind)
+                if mkind == "down" and self._answered_call(msg, requests):
+                    self.hidden.append(ev)
+                    continue
                 m = Message(ev.seq, ev.time, pid, peer, msg, mkind)
                 m.lost = peer in exits and exits[peer] < ev.seq
                 self._pair(m, requests, monitor_refs)
@@ -209,6 +213,21 @@ class TraceModel:
             item.row = row
 
     @staticmethod
+    def _answered_call(msg, requests: dict) -> bool:
+        """A call monitor's DOWN sent after its call was answered: the caller drops it unseen.
+
+        A call monitors its server (OTP's ``gen:call``); when the server dies
+        right after replying, the runtime may deliver that DOWN before the
+        caller removes the monitor, and the caller flushes it. It is part of
+        the call's machinery, not a message anyone reads, and whether it is
+        sent at all is a race, so it is left out of the pictures.
+        """
+        if type(msg) is not tuple or len(msg) != 5:
+            return False
+        req = requests.get(msg[1])
+        return req is not None and req.pair is not None and not req.pair.dropped
+
+    @staticmethod
     def _alarming(ev: dict) -> bool:
         e = ev.get("event")
         if e in ("intensity_reached", "start_failed"):
@@ -250,29 +269,30 @@ class TraceModel:
         for ev in self.events:
             see(ev.pid)
             see(ev.peer)
-        counts: dict[str, int] = {}
-        names = self._names
+        self._counts: dict[str, int] = {}
         for p in order:
             label, name, shell = self.trace.seen(p) or (p._proc.label, p._proc.name, p._proc.shell)
-            name = name or p._proc.name
-            if shell:
-                base, numbered = "shell", False
-            elif name:
-                base, numbered = str(name), False
-            else:
-                base, numbered = process_label(label), True
-            n = counts.get(base, 0) + 1
-            counts[base] = n
-            names[p] = f"{base}#{n}" if numbered or n > 1 else base
+            self._name_one(p, label, name or p._proc.name, shell)
 
     def name(self, pid) -> str:
         """The display name of ``pid`` in this trace (never its raw number)."""
         if pid is None:
             return "nobody"
         got = self._names.get(pid)
-        if got is None:
-            label, name, shell = (pid._proc.label, pid._proc.name, pid._proc.shell)
-            got = "shell" if shell else (name or f"{process_label(label)} (not traced)")
+        if got is None:         # a pid seen only inside a message: named on first use
+            got = self._name_one(pid, pid._proc.label, pid._proc.name, pid._proc.shell)
+        return got
+
+    def _name_one(self, pid, label, name, shell) -> str:
+        if shell:
+            base, numbered = "shell", False
+        elif name:
+            base, numbered = str(name), False
+        else:
+            base, numbered = process_label(label), True
+        n = self._counts.get(base, 0) + 1
+        self._counts[base] = n
+        got = self._names[pid] = f"{base}#{n}" if numbered or n > 1 else base
         return got
 
     def _participants(self) -> list[str]:
@@ -354,8 +374,10 @@ class TraceModel:
         """When each non-shell process was busy: ``(pid, first_row, last_row)`` per message handled.
 
         A handling starts when the process receives a message (not a reply to
-        its own call, which it waits for inside a handling) and ends at the
-        last row where it acted before its next receive.
+        its own call, which it waits for inside a handling; for a behaviour,
+        only what its loop hands to a callback, traced as a receive whose
+        peer is the process itself) and ends at the last row where it acted
+        before its next handling.
         """
         acts: dict[Pid, list[float]] = {}
         for item in self.items:
@@ -363,10 +385,14 @@ class TraceModel:
             if type(actor) is Pid and item.row < self.lifeline(actor)[1]:
                 acts.setdefault(actor, []).append(float(item.row))
         starts: dict[Pid, list[float]] = {}
+        looped = {m.receiver for m in self.messages
+                  if m.received is not None and m.received.peer is m.receiver}
         for m in self.messages:
             r = m.received
             if r is None or m.kind in ("reply", "result") or m.receiver._proc.shell:
                 continue
+            if m.receiver in looped and r.peer is not m.receiver:
+                continue    # a selective receive inside a callback, not a new callback
             pos = self.position(r.seq)
             if pos == m.row + 0.5:
                 pos = float(m.row)      # received before anything else happened: at the arrow
