@@ -52,11 +52,16 @@ def _check_pid(pid, fn: str) -> Pid:
     return pid
 
 
+class MissingName(ValueError, TypeError):
+    """``Registry.start_link`` without ``name=``: a ValueError as every bad option here, and a
+    TypeError as Python reports a missing required argument (Elixir: ArgumentError)."""
+
+
 def _check_options(keys, name, partitions) -> None:
     if keys not in KINDS:
         raise ValueError(f"Registry keys= must be 'unique' or 'duplicate', got {keys!r}")
     if name is None:
-        raise ValueError("Registry.start_link needs name=, the registry's name (a non-empty "
+        raise MissingName("Registry.start_link needs name=, the registry's name (a non-empty "
                          "string): every Registry function finds its table by that name")
     if not isinstance(name, str):
         raise TypeError(f"Registry name= must be a non-empty string, got {name!r}")
@@ -93,7 +98,7 @@ class Registry(GenServer):
 
         Raises:
             ValueError: ``keys`` is not "unique"/"duplicate", ``name`` is missing
-                or empty, or ``partitions`` is not a positive int.
+                (also a TypeError then) or empty, or ``partitions`` is not a positive int.
             TypeError: ``name`` is not a string.
             StartError: ``name`` is taken (``("already_started", pid)``).
         """

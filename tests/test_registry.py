@@ -695,6 +695,8 @@ def test_bad_keys_option(uname, keys):
 def test_missing_or_bad_registry_name():
     with pytest.raises(ValueError, match="needs name="):
         Registry.start_link("unique")
+    with pytest.raises(TypeError, match="needs name="):     # as Python reports a missing argument
+        Registry.start(keys="duplicate", partitions=2)
     with pytest.raises(ValueError, match="non-empty"):
         Registry.start_link("unique", name="")
     with pytest.raises(TypeError, match="string"):
