@@ -36,7 +36,7 @@ from __future__ import annotations
 from ._kernel import Pid
 from ._supervision import Child, State, SupervisorServer, child_name, sup_call
 from .specs import normalize, supervise
-from .errors import StartError
+from .errors import ChildSpecError, StartError
 from .genserver import start_server
 from .process import trap_exit
 
@@ -53,7 +53,10 @@ class _StaticSupervisor(SupervisorServer):
         kind, payload, module = arg
         if kind == "init":
             cls, user_arg = payload
-            spec = cls().init(user_arg)
+            try:
+                spec = cls().init(user_arg)
+            except ChildSpecError as e:     # gs.supervise found a bad child: the caller gets it as itself
+                return ("stop", e)
             if spec == "ignore":
                 return "ignore"
             if not (isinstance(spec, dict) and {"strategy", "children"} <= set(spec)):
@@ -65,12 +68,14 @@ class _StaticSupervisor(SupervisorServer):
             child = Child(s)
             state.children.append(child)
             try:
-                self.start_child_record(state, child)
+                pid = self.start_child_record(state, child)
             except StartError as e:
                 self.record(state, "start_failed", child, reason=e.reason, action="shutdown")
                 state.children.remove(child)
                 self.stop_all(state)
                 return ("stop", ("failed_to_start_child", child.id, e.reason))
+            if pid is None and child.restart == "temporary":
+                state.children.remove(child)    # OTP keeps no spec for a temporary child that ignored
         return ("ok", state)
 
     def restart_group(self, state: State, child: Child) -> list:
@@ -134,7 +139,8 @@ class _StaticSupervisor(SupervisorServer):
             pid = self.start_child_record(state, child)
         except StartError as e:
             return ("error", e)
-        state.children.append(child)
+        if pid is not None or child.restart != "temporary":   # a temporary child that ignored: no spec (OTP)
+            state.children.append(child)
         return ("ok", pid)
 
 
@@ -193,8 +199,13 @@ class Supervisor:
             if not callable(getattr(cls, "init", None)):
                 raise TypeError(f"{cls.__name__} must define init(self, arg) returning gs.supervise(...)")
             payload = ("init", (cls, arg), cls.__name__)
-        return start_server(_StaticSupervisor, payload, name=name, timeout=timeout, link=link,
-                            label=payload[2], behaviour="Supervisor")
+        try:
+            return start_server(_StaticSupervisor, payload, name=name, timeout=timeout, link=link,
+                                label=payload[2], behaviour="Supervisor")
+        except StartError as e:
+            if isinstance(e.reason, ChildSpecError):    # a module's init built a malformed spec
+                raise e.reason from None
+            raise
 
     @classmethod
     def child_spec(cls, arg=None) -> dict:
