@@ -25,7 +25,7 @@ from . import _kernel as k
 from . import gen
 from ._kernel import Pid, Ref, check_alive, check_timeout, current
 from .errors import CallTimeout, Exit, NoProc, ReceiveTimeout
-from .process import demonitor_process, drop, receive, spawn_process, unlink
+from .process import demonitor_process, drop, monitor_process, receive, spawn_process, unlink
 from .process import exit as exit_signal
 
 __all__ = ["Task"]
@@ -122,24 +122,52 @@ class Task:
         """Stop a task (Elixir ``Task.shutdown/2``): unlink, send ``"shutdown"``, kill after ``timeout``.
 
         ``timeout`` may be ``"brutal_kill"`` (kill at once). Returns
-        ``("ok", value)`` if the result arrived first, ``("exit", reason)`` if
-        the task had died of something else, or None.
+        ``("ok", value)`` if the result arrived first; None if the task died
+        of this shutdown (``"shutdown"``, or ``"killed"`` by ``"brutal_kill"``);
+        otherwise ``("exit", reason)``: ``"killed"`` when it outlived
+        ``timeout``, its own reason if it had died of something else, and
+        ``"noproc"`` if it was already collected (awaited or yielded). As
+        Elixir, it watches the task through a monitor of its own, so it never
+        waits for a task that is already gone.
         """
         me = _owner_check(task, "shutdown")
-        if timeout != "brutal_kill":
+        brutal = timeout == "brutal_kill"
+        if not brutal:
             check_timeout(timeout, "timeout (or 'brutal_kill')")
+        ours = "killed" if brutal else "shutdown"       # the reason this shutdown itself gives
+        mon = monitor_process(me, task.pid._proc)
         unlink(task.pid)
-        exit_signal(task.pid, "kill" if timeout == "brutal_kill" else "shutdown")
-        m = _wait(me, task, 0 if timeout == "brutal_kill" else timeout)
-        if m is None:
-            exit_signal(task.pid, "kill")
-            m = _wait(me, task, None)
+        exit_signal(task.pid, "kill" if brutal else "shutdown")
         try:
-            return ("ok", _result(me, task, m))
-        except Exit as e:
-            if k._is(e.reason, "shutdown") or k._is(e.reason, "killed") or k._is(e.reason, "noproc"):
-                return None
-            return ("exit", e.reason)
+            m = receive(lambda m: _is_down(m, mon), None if brutal else timeout)
+        except ReceiveTimeout:
+            exit_signal(task.pid, "kill")
+            m = receive(lambda m: _is_down(m, mon))
+        reason = m[4]
+        own = _take(me, lambda d: _is_down(d, task.ref))   # the task's own DOWN, if still queued
+        if own is not None:
+            reason = own[4] if k._is(reason, "noproc") else reason
+        else:
+            demonitor_process(me, task.ref)
+        me.aliases.pop(task.ref, None)
+        reply = _take(me, lambda d: type(d) is tuple and len(d) == 2 and d[0] is task.ref)
+        if reply is not None:
+            return ("ok", reply[1])
+        if k._is(reason, ours):
+            return None
+        return ("exit", reason)
+
+
+def _is_down(m, ref) -> bool:
+    return type(m) is tuple and len(m) == 5 and m[0] == "DOWN" and m[1] is ref
+
+
+def _take(me: k.Process, pred):
+    """The first queued message ``pred`` accepts, removed, or None (without waiting)."""
+    try:
+        return receive(pred, 0)
+    except ReceiveTimeout:
+        return None
 
 
 def spawn_task(fn, args, *, link: bool) -> Task:
