@@ -17,6 +17,8 @@ from .task import Task
 from .specs import child_spec, supervise
 from .supervisor import Supervisor
 from .dynamic_supervisor import DynamicSupervisor
+from .registry import Registry
+from .task_supervisor import TaskSupervisor
 from .timer import TimerRef, cancel_timer, read_timer, send_after
 
 __all__ = [
@@ -25,7 +27,7 @@ __all__ = [
     "reset", "unregister", "whereis", "Pid", "Ref", "alive", "demonitor", "exit", "flush", "link",
     "make_ref", "monitor", "receive", "self", "send", "sleep", "spawn", "spawn_link",
     "spawn_monitor", "trap_exit", "unlink", "Task", "TimerRef", "cancel_timer", "read_timer",
-    "send_after", "sys", "testing", "course", "child_spec", "supervise", "Supervisor", "DynamicSupervisor",
+    "send_after", "sys", "testing", "course", "child_spec", "supervise", "Supervisor", "DynamicSupervisor", "Registry", "TaskSupervisor",
 ]
 
 __version__ = "0.1.0"
