@@ -31,3 +31,17 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """Import the heavier parts on first use: ``gs.viz`` (matplotlib, ipywidgets), ``gs.grading``, ``gs.trace``."""
+    import importlib
+    if name in ("viz", "grading"):
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    if name in ("trace", "Trace"):
+        module = importlib.import_module(".trace", __name__)
+        globals()["trace"], globals()["Trace"] = module.trace, module.Trace   # the function, not the module
+        return globals()[name]
+    raise AttributeError(f"module 'genserver_lite' has no attribute {name!r}")
