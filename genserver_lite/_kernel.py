@@ -152,9 +152,13 @@ def check_timeout(value, what: str = "timeout", allow_none: bool = True):
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{what} must be a number of seconds or None, got {value!r}")
+        raise TypeError(f"{what} must be a number of seconds{' or None' if allow_none else ''}, "
+                        f"got {value!r}")
     if value < 0:
         raise ValueError(f"{what} must not be negative, got {value!r}")
+    if value != value or value == float("inf"):     # NaN, or an infinity no wait can take
+        raise ValueError(f"{what} must be a finite number of seconds"
+                         f"{' (None waits forever)' if allow_none else ''}, got {value!r}")
     return value
 
 

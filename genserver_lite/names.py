@@ -123,6 +123,7 @@ def reset(timeout: float = 5.0) -> None:
     me = k._local.proc
     if me is not None and not me.shell and me.alive:
         raise RuntimeError("gs.reset() cannot be called from inside a process")
+    k.check_timeout(timeout, allow_none=False)
     deadline = time.monotonic() + timeout
     threads = []
     while True:

@@ -1,0 +1,435 @@
+"""The bad-input catalogue: every wrong use raises a specific exception whose message names the culprit.
+
+One section per area of the API. Each case asserts the exception TYPE and that
+the message names the bad value or the broken rule. Other areas (supervisor,
+registry, ...) append their own sections at the end of this file.
+"""
+
+import math
+
+import pytest
+
+import genserver_lite as gs
+from genserver_lite.testing import FakeClock, assert_receive
+
+LONG = 5.0
+
+
+class Echo(gs.GenServer):
+    def init(self, arg):
+        return ("ok", arg)
+
+    def handle_call(self, request, from_, state):
+        match request:
+            case "call_self":
+                try:
+                    gs.call(gs.self(), "x")
+                except gs.Exit as e:
+                    return ("reply", e, state)
+            case ("return", value):
+                return value
+            case _:
+                return ("reply", request, state)
+
+
+@pytest.fixture
+def server():
+    return Echo.start()
+
+
+def in_process(fn):
+    """Run ``fn()`` in another process; return what it raised (or fail)."""
+    me = gs.self()
+
+    def body():
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 - reported to the test
+            gs.send(me, ("raised", gs.self(), e))
+        else:
+            gs.send(me, ("raised", gs.self(), None))
+    pid = gs.spawn(body)
+    exc = assert_receive(("raised", pid, ...), LONG)[2]
+    assert exc is not None, "expected an exception"
+    return exc
+
+
+# == processes ====================================================================================
+
+@pytest.mark.parametrize("spawn", [gs.spawn, gs.spawn_link, gs.spawn_monitor])
+def test_spawn_of_a_non_callable(spawn):
+    with pytest.raises(TypeError, match="spawn needs a callable, got 42"):
+        spawn(42)
+
+
+def test_send_to_something_that_is_not_a_destination():
+    with pytest.raises(TypeError, match="destination must be a Pid.*got 42"):
+        gs.send(42, "x")
+
+
+def test_send_to_an_unknown_name(uname):
+    name = uname("nobody")
+    with pytest.raises(gs.NoProc, match=f"cannot send to '{name}'"):
+        gs.send(name, "x")
+
+
+def test_send_through_a_via_module_without_the_via_functions():
+    with pytest.raises(TypeError, match=r"via module 'NotAModule'.*has no register_name\(\)"):
+        gs.send(("via", "NotAModule", "k"), "x")
+
+
+def test_receive_with_a_negative_timeout():
+    with pytest.raises(ValueError, match="timeout must not be negative, got -1"):
+        gs.receive(timeout=-1)
+
+
+def test_receive_with_a_timeout_that_is_not_a_number():
+    with pytest.raises(TypeError, match="timeout must be a number of seconds or None, got 'soon'"):
+        gs.receive(timeout="soon")
+
+
+@pytest.mark.parametrize("value", [math.inf, math.nan])
+def test_receive_with_an_infinite_or_nan_timeout(value):
+    with pytest.raises(ValueError, match=r"finite number of seconds \(None waits forever\), got"):
+        gs.receive(timeout=value)
+
+
+def test_sleep_with_a_negative_or_missing_time():
+    with pytest.raises(ValueError, match="seconds must not be negative, got -0.5"):
+        gs.sleep(-0.5)
+    with pytest.raises(TypeError, match="seconds must be a number of seconds, got None"):
+        gs.sleep(None)
+
+
+@pytest.mark.parametrize("fn, name", [(gs.link, "link"), (gs.unlink, "unlink"), (gs.alive, "alive"),
+                                      (gs.info, "info")])
+def test_pid_functions_given_something_else(fn, name):
+    with pytest.raises(TypeError, match=f"{name} needs a Pid, got 'pid'"):
+        fn("pid")
+
+
+def test_exit_of_something_that_is_not_a_pid():
+    with pytest.raises(TypeError, match="exit needs a Pid, got 42"):
+        gs.exit(42, "kill")
+
+
+def test_monitor_of_something_that_is_not_a_destination():
+    with pytest.raises(TypeError, match="destination must be.*got 42"):
+        gs.monitor(42)
+
+
+def test_demonitor_of_something_that_is_not_a_ref():
+    with pytest.raises(TypeError, match="demonitor needs the Ref that monitor\\(\\) returned, got 'x'"):
+        gs.demonitor("x")
+
+
+def test_trap_exit_with_a_non_bool():
+    with pytest.raises(TypeError, match="trap_exit needs True or False, got 'yes'"):
+        gs.trap_exit("yes")
+
+
+def test_link_to_a_dead_process_without_trapping():
+    dead, ref = gs.spawn_monitor(lambda: None)
+    assert_receive(("DOWN", ref, "process", dead, ...), LONG)
+    exc = in_process(lambda: gs.link(dead))
+    assert isinstance(exc, gs.NoProc)
+    assert f"cannot link to {dead!r}" in str(exc)
+
+
+# == names ===========================================================================================
+
+@pytest.mark.parametrize("bad", ["", 123, None])
+def test_register_an_invalid_name(bad):
+    with pytest.raises(ValueError, match=f"registered name must be a non-empty string, got {bad!r}"):
+        gs.register(bad, gs.self())
+
+
+def test_register_a_taken_name(uname):
+    name = uname()
+    holder = gs.spawn(lambda: gs.receive())
+    gs.register(name, holder)
+    with pytest.raises(ValueError, match=f"name '{name}' is already registered to {holder!r}"):
+        gs.register(name, gs.self())
+
+
+def test_register_something_that_is_not_a_pid(uname):
+    with pytest.raises(TypeError, match="register needs a Pid, got 'me'"):
+        gs.register(uname(), "me")
+
+
+def test_register_a_dead_pid(uname):
+    name = uname()
+    dead, ref = gs.spawn_monitor(lambda: None)
+    assert_receive(("DOWN", ref, "process", dead, ...), LONG)
+    with pytest.raises(ValueError, match=f"cannot register '{name}': {dead!r} is not alive"):
+        gs.register(name, dead)
+
+
+def test_register_a_second_name_for_one_process(uname):
+    first, second = uname("a"), uname("b")
+    gs.register(first, gs.self())
+    with pytest.raises(ValueError, match=f"already registered as '{first}'"):
+        gs.register(second, gs.self())
+
+
+def test_unregister_an_unknown_name(uname):
+    name = uname("nobody")
+    with pytest.raises(ValueError, match=f"name '{name}' is not registered"):
+        gs.unregister(name)
+
+
+def test_whereis_of_something_that_is_not_a_name():
+    with pytest.raises(TypeError, match="got 42"):
+        gs.whereis(42)
+
+
+def test_reset_inside_a_process():
+    exc = in_process(gs.reset)
+    assert isinstance(exc, RuntimeError)
+    assert "gs.reset() cannot be called from inside a process" in str(exc)
+
+
+def test_reset_with_a_negative_timeout():
+    with pytest.raises(ValueError, match="timeout must not be negative, got -1"):
+        gs.reset(-1)
+
+
+# == GenServer: start ==================================================================================
+
+def test_start_link_with_a_name_that_is_neither_str_nor_via():
+    with pytest.raises(TypeError, match=r"name= must be a string or a \('via', module, key\) tuple, got 42"):
+        Echo.start_link(name=42)
+
+
+def test_start_link_with_an_empty_name():
+    with pytest.raises(ValueError, match="name= must be a non-empty string"):
+        Echo.start_link(name="")
+
+
+def test_start_link_with_a_via_name_whose_module_is_not_one():
+    with pytest.raises(TypeError, match=r"via module 'Registry'.*has no register_name\(\)"):
+        Echo.start_link(name=("via", "Registry", "k"))
+
+
+def test_start_link_with_a_negative_timeout():
+    with pytest.raises(ValueError, match="timeout must not be negative, got -1"):
+        Echo.start_link(timeout=-1)
+
+
+def test_start_with_a_taken_name(uname):
+    name = uname()
+    first = Echo.start(name=name)
+    with pytest.raises(gs.StartError, match=f"already_started.*{first!r}") as info:
+        Echo.start(name=name)
+    assert info.value.reason == ("already_started", first)
+
+
+def test_init_returning_garbage_is_bad_return_value():
+    class Bad(gs.GenServer):
+        def init(self, _):
+            return 42
+    with pytest.raises(gs.StartError, match=r"\('bad_return_value', 42\)") as info:
+        Bad.start()
+    assert info.value.reason == ("bad_return_value", 42)
+
+
+def test_init_returning_a_bad_extra_is_bad_return_value():
+    class Bad(gs.GenServer):
+        def init(self, _):
+            return ("ok", None, -5)
+    with pytest.raises(gs.StartError, match="bad_return_value") as info:
+        Bad.start()
+    assert info.value.reason == ("bad_return_value", ("ok", None, -5))
+
+
+def test_a_class_without_init_fails_to_start_naming_init():
+    class NoInit(gs.GenServer):
+        pass
+    with pytest.raises(gs.StartError, match="NoInit failed to start.*has no attribute 'init'") as info:
+        NoInit.start()
+    assert isinstance(info.value.reason, AttributeError)
+
+
+# == GenServer: call, cast, reply, stop ========================================================================
+
+def test_call_with_a_negative_timeout(server):
+    with pytest.raises(ValueError, match="timeout must not be negative, got -1"):
+        gs.call(server, "x", timeout=-1)
+
+
+def test_call_with_a_bool_timeout(server):
+    with pytest.raises(TypeError, match="timeout must be a number of seconds or None, got True"):
+        gs.call(server, "x", timeout=True)
+
+
+def test_call_to_an_unknown_name(uname):
+    name = uname("nobody")
+    with pytest.raises(gs.NoProc, match=f"call to '{name}' failed"):
+        gs.call(name, "x")
+
+
+def test_call_to_something_that_is_not_a_server():
+    with pytest.raises(TypeError, match="got 42"):
+        gs.call(42, "x")
+
+
+def test_cast_to_something_that_is_not_a_server():
+    with pytest.raises(TypeError, match="got 3.5"):
+        gs.cast(3.5, "x")
+
+
+def test_calling_yourself(server):
+    exc = gs.call(server, "call_self")
+    assert isinstance(exc, gs.Exit)
+    assert exc.reason == "calling_self"
+    assert "cannot call itself" in str(exc) and "deadlock" in str(exc)
+
+
+def test_handle_call_returning_garbage_exits_the_caller_with_bad_return_value(server):
+    with pytest.raises(gs.Exit, match=r"bad_return_value.*'garbage'") as info:
+        gs.call(server, ("return", "garbage"), LONG)
+    assert info.value.reason == ("bad_return_value", "garbage")
+
+
+def test_reply_with_something_that_is_not_a_from():
+    with pytest.raises(TypeError, match=r"reply needs the from_ argument of handle_call.*got 'bad from'"):
+        gs.reply("bad from", 1)
+
+
+def test_stop_of_an_unknown_name(uname):
+    name = uname("nobody")
+    with pytest.raises(gs.NoProc, match=f"stop to '{name}' failed"):
+        gs.stop(name)
+
+
+def test_stop_with_a_negative_timeout(server):
+    with pytest.raises(ValueError, match="timeout must not be negative, got -2"):
+        gs.stop(server, timeout=-2)
+
+
+# == timers ================================================================================================
+
+def test_send_after_with_a_negative_delay():
+    with pytest.raises(ValueError, match="seconds must not be negative, got -1"):
+        gs.send_after(gs.self(), "m", -1)
+
+
+def test_send_after_with_no_delay():
+    with pytest.raises(TypeError, match="seconds must be a number of seconds, got None"):
+        gs.send_after(gs.self(), "m", None)
+
+
+def test_send_after_to_something_that_is_not_a_destination():
+    with pytest.raises(TypeError, match="timer's destination must be a Pid.*got 42"):
+        gs.send_after(42, "m", 1)
+
+
+@pytest.mark.parametrize("fn, name", [(gs.cancel_timer, "cancel_timer"), (gs.read_timer, "read_timer")])
+def test_cancel_or_read_of_something_that_is_not_a_timer(fn, name):
+    with pytest.raises(TypeError, match=f"{name} needs a TimerRef from send_after, got 'x'"):
+        fn("x")
+
+
+def test_fake_clock_advanced_backwards():
+    with FakeClock() as clock:
+        with pytest.raises(ValueError, match="seconds must not be negative, got -1"):
+            clock.advance(-1)
+
+
+def test_fake_clock_installed_over_pending_timers():
+    ref = gs.send_after(gs.self(), "m", 60)
+    with pytest.raises(RuntimeError, match="cannot change the clock while timers are pending"):
+        FakeClock().__enter__()
+    gs.cancel_timer(ref)
+
+
+# == gs.sys ================================================================================================
+
+def test_replace_state_with_a_non_callable(server):
+    with pytest.raises(TypeError, match="replace_state needs a function of the state, got 42"):
+        gs.sys.replace_state(server, 42)
+
+
+def test_change_code_with_something_that_is_not_a_class(server):
+    with pytest.raises(TypeError, match="change_code needs the new GenServer class, got 'notaclass'"):
+        gs.sys.change_code(server, "notaclass", 1)
+
+
+def test_change_code_of_a_running_server(server):
+    with pytest.raises(gs.Exit, match="not_suspended.*gs.sys.suspend") as info:
+        gs.sys.change_code(server, Echo, None)
+    assert info.value.reason[0] == "not_suspended"
+
+
+def test_sys_request_to_an_unknown_name(uname):
+    name = uname("nobody")
+    with pytest.raises(gs.NoProc, match=f"'{name}'"):
+        gs.sys.get_state(name)
+
+
+def test_sys_request_with_a_negative_timeout(server):
+    with pytest.raises(ValueError, match="timeout must not be negative"):
+        gs.sys.get_state(server, timeout=-1)
+
+
+# == Task ==================================================================================================
+
+@pytest.mark.parametrize("start", [gs.Task.async_, gs.Task.start, gs.Task.start_link])
+def test_task_of_a_non_callable(start):
+    with pytest.raises(TypeError, match="a task needs a callable, got 42"):
+        start(42)
+
+
+@pytest.mark.parametrize("fn, name", [(gs.Task.await_, "await_"), (gs.Task.yield_, "yield_"),
+                                      (gs.Task.shutdown, "shutdown")])
+def test_task_functions_given_something_that_is_not_a_task(fn, name):
+    with pytest.raises(TypeError, match=f"Task.{name} needs a Task from Task.async_, got 'not a task'"):
+        fn("not a task")
+
+
+def test_await_many_given_something_that_is_not_a_task():
+    with pytest.raises(TypeError, match="Task.await_many needs a Task.*got 1"):
+        gs.Task.await_many([1])
+
+
+@pytest.mark.parametrize("fn, name", [(gs.Task.await_, "await_"), (gs.Task.yield_, "yield_"),
+                                      (gs.Task.shutdown, "shutdown")])
+def test_task_functions_from_a_process_that_is_not_the_owner(fn, name):
+    task = gs.Task.async_(gs.receive)
+    exc = in_process(lambda: fn(task))
+    assert isinstance(exc, RuntimeError)
+    assert f"Task.{name}" in str(exc) and "is not the owner" in str(exc)
+    assert repr(task.owner) in str(exc)
+    gs.send(task.pid, "done")
+    assert gs.Task.await_(task) == "done"
+
+
+def test_await_with_a_negative_timeout():
+    task = gs.Task.async_(lambda: 1)
+    with pytest.raises(ValueError, match="timeout must not be negative, got -1"):
+        gs.Task.await_(task, -1)
+    assert gs.Task.await_(task) == 1
+
+
+def test_shutdown_with_a_bad_timeout():
+    task = gs.Task.async_(gs.receive)
+    with pytest.raises(TypeError, match=r"timeout \(or 'brutal_kill'\).*got 'soon'"):
+        gs.Task.shutdown(task, "soon")
+    assert gs.Task.shutdown(task, "brutal_kill") is None
+
+
+# == gs.testing ==============================================================================================
+
+def test_wait_until_of_a_non_callable():
+    with pytest.raises(TypeError, match="wait_until needs a function to poll, got 42"):
+        gs.testing.wait_until(42)
+
+
+def test_assert_receive_with_no_timeout():
+    with pytest.raises(TypeError, match="timeout must be a number of seconds, got None"):
+        gs.testing.assert_receive("x", None)
+
+
+def test_refute_receive_with_a_negative_timeout():
+    with pytest.raises(ValueError, match="timeout must not be negative"):
+        gs.testing.refute_receive("x", -1)
