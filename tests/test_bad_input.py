@@ -305,6 +305,7 @@ def test_stop_of_an_unknown_name(uname):
 def test_stop_with_a_negative_timeout(server):
     with pytest.raises(ValueError, match="timeout must not be negative, got -2"):
         gs.stop(server, timeout=-2)
+    assert gs.alive(server)                       # OTP's stop3: a bad stop leaves the server running
 
 
 # == timers ================================================================================================

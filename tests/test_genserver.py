@@ -396,6 +396,17 @@ def test_call_with_a_bad_extra_is_bad_return_value():
 
 # -- call errors -------------------------------------------------------------------------------
 
+def test_a_call_keeps_the_callers_other_messages_in_order():
+    me = gs.self()
+    for i in range(1000):
+        gs.send(me, i)
+    pid = Stack.start([1, 2])
+    assert gs.call(pid, "pop") == 1
+    gs.send(me, "after the first call")
+    assert gs.call(pid, "pop") == 2
+    assert gs.flush() == list(range(1000)) + ["after the first call"]
+
+
 def test_call_timeout_is_call_timeout_an_exit_and_a_timeout_error():
     pid = Stack.start([])
     with pytest.raises(gs.CallTimeout) as info:
@@ -888,9 +899,13 @@ def test_default_handle_info_logs_a_warning_and_carries_on(caplog):
 def test_default_handle_continue_crashes():
     class NoContinue(gs.GenServer):
         def init(self, _):
-            return ("ok", None, ("continue", "x"))
+            return ("ok", None)
+
+        def handle_cast(self, request, state):
+            return ("noreply", state, ("continue", request))
     pid = NoContinue.start()
     ref = gs.monitor(pid)
+    gs.cast(pid, "x")
     reason = wait_down(ref, pid)[4]
     assert isinstance(reason, RuntimeError) and "handle_continue" in str(reason)
 
@@ -936,6 +951,18 @@ def test_normal_and_shutdown_exits_are_not_logged(caplog, reason):
     ref = gs.monitor(pid2)
     gs.cast(pid2, ("return", ("stop", reason, STATE)))
     wait_down(ref, pid2, reason)
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+@pytest.mark.parametrize("reason", ["shutdown", ("shutdown", "reason")])
+def test_raising_a_shutdown_exit_in_handle_call_exits_the_caller_without_a_crash_report(caplog, reason):
+    caplog.set_level(logging.DEBUG, logger="genserver_lite")
+    pid = recorder()
+    ref = gs.monitor(pid)
+    with pytest.raises(gs.Exit) as info:
+        gs.call(pid, ("raise", gs.Exit(reason)), LONG)
+    assert info.value.reason == reason
+    wait_down(ref, pid, reason)
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
