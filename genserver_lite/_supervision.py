@@ -17,14 +17,15 @@ Everything here runs inside the supervisor's own process.
 from __future__ import annotations
 
 import itertools
+import time
 from collections import deque
 
 from . import _kernel as k
 from . import timer
 from ._kernel import Killed, Pid
-from .errors import Exit, StartError
+from .errors import Exit, ReceiveTimeout, StartError
 from .genserver import GenServer, is_normal_exit
-from .process import demonitor_process, drop, link, monitor_process, receive, unlink
+from .process import demonitor_process, drain, drop, link, monitor_process, receive, unlink
 from .process import exit as exit_signal
 
 HISTORY = 500
@@ -38,7 +39,7 @@ class Child:
     """A supervisor's record of one child: its spec, its pid, its status and restart count."""
 
     __slots__ = ("id", "start", "restart", "shutdown", "type", "modules", "pid", "status",
-                 "restarts", "key")
+                 "restarts", "key", "last_pid")
     _keys = itertools.count(1)
 
     def __init__(self, spec: dict):
@@ -52,6 +53,7 @@ class Child:
         self.status = "terminated"  # running | restarting | terminated | ignored
         self.restarts = 0
         self.key = next(Child._keys)
+        self.last_pid = None       # the pid that died, while the child is "restarting"
 
     def running(self) -> bool:
         return type(self.pid) is Pid
@@ -120,25 +122,44 @@ def start_process(child: Child, extra_args=()) -> Pid | None:
 
 def shutdown_process(pid: Pid, shutdown) -> object:
     """Stop a child the OTP way and wait for it to be gone; returns its exit reason."""
+    return await_shutdown(*begin_shutdown(pid, shutdown))
+
+
+def begin_shutdown(pid: Pid, shutdown) -> tuple:
+    """Monitor the child, unlink, send ``"shutdown"`` (``"kill"`` for brutal_kill): OTP ``monitor_child``.
+
+    If the child had already died, its EXIT is in our mailbox: take its
+    reason from there (the DOWN will only say ``"noproc"``). Returns what
+    :func:`await_shutdown` needs; the kill deadline starts now.
+    """
     me = k.current()
     ref = monitor_process(me, pid._proc)
     unlink(pid)
-    drop(me, lambda m: type(m) is tuple and len(m) == 3 and m[0] == "EXIT" and m[1] is pid)
+    drain(me)
+    early = [m[2] for m in me.saved if type(m) is tuple and len(m) == 3 and m[0] == "EXIT" and m[1] is pid]
+    if early:
+        drop(me, lambda m: type(m) is tuple and len(m) == 3 and m[0] == "EXIT" and m[1] is pid)
+    exit_signal(pid, "kill" if shutdown == "brutal_kill" else "shutdown")
+    deadline = None if shutdown in ("brutal_kill", "infinity") else time.monotonic() + shutdown
+    return pid, ref, deadline, early
+
+
+def await_shutdown(pid: Pid, ref, deadline, early) -> object:
+    """Wait for the child's DOWN until ``deadline``, then kill it; returns its exit reason."""
+    me = k.current()
 
     def is_down(m):
         return type(m) is tuple and len(m) == 5 and m[0] == "DOWN" and m[1] is ref
 
-    if shutdown == "brutal_kill":
-        exit_signal(pid, "kill")
-        return receive(is_down)[4]
-    exit_signal(pid, "shutdown")
     try:
-        return receive(is_down, None if shutdown == "infinity" else shutdown)[4]
-    except Exception:   # ReceiveTimeout: it ignored "shutdown" for too long
-        exit_signal(pid, "kill")
-        return receive(is_down)[4]
+        try:
+            got = receive(is_down, None if deadline is None else max(0.0, deadline - time.monotonic()))[4]
+        except ReceiveTimeout:      # it ignored "shutdown" for too long
+            exit_signal(pid, "kill")
+            got = receive(is_down)[4]
     finally:
         demonitor_process(me, ref)
+    return early[0] if early else got
 
 
 def child_name(id_) -> str:
@@ -183,12 +204,15 @@ class SupervisorServer(GenServer):
         self.record(state, event, child, pid=pid, action="start" if pid else "none")
         return pid
 
-    def stop_child(self, state: State, child: Child, reason_label="shutdown") -> None:
+    def stop_child(self, state: State, child: Child) -> None:
         if not child.running():
             child.pid = None
             return
+        self.child_stopped(state, child, shutdown_process(child.pid, child.shutdown))
+
+    def child_stopped(self, state: State, child: Child, got) -> None:
+        """Book a child that was shut down and exited with ``got``."""
         pid = child.pid
-        got = shutdown_process(pid, child.shutdown)
         expected = "killed" if child.shutdown == "brutal_kill" else "shutdown"
         if not k._is(got, expected) and not is_normal_exit(got):
             k.log.error("Supervisor %r: child %s (%r) was shut down but exited with reason %r",
@@ -268,6 +292,7 @@ class SupervisorServer(GenServer):
         group = self.restart_group(state, child)
         self.record(state, "exited", child, pid=child.pid, reason=reason, action="restart",
                     siblings=[c.id for c in group if c is not child and c.running()])
+        child.last_pid = child.pid
         child.pid = "restarting"
         child.status = "restarting"
         self.restart(state, child, group)
@@ -319,6 +344,11 @@ class SupervisorServer(GenServer):
             c.pid = pid
             c.status = "running" if pid is not None else "ignored"
             self.record(state, "restarted", c, pid=pid, action="restart")
+            if pid is None:
+                self.restart_ignored(state, c)
+
+    def restart_ignored(self, state: State, child: Child) -> None:
+        """A restart answered ignore: a Supervisor keeps the stopped spec, as OTP does."""
 
     def forget(self, state: State, child: Child) -> None:
         """A child that will not be restarted: temporary ones lose their spec, others keep it."""

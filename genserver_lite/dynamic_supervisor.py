@@ -19,16 +19,19 @@ Module-based, as in Elixir: subclass it and return
 
 from __future__ import annotations
 
+import functools
+
 from ._kernel import Pid
-from ._supervision import Child, State, SupervisorServer, sup_call
+from ._supervision import Child, State, SupervisorServer, await_shutdown, begin_shutdown, sup_call
 from .specs import check_flags, normalize
-from .errors import StartError
+from .errors import ChildSpecError, StartError
 from .genserver import start_server
 from .process import trap_exit
 
 __all__ = ["DynamicSupervisor"]
 
 _UNSET = object()
+_OPTIONS = ("strategy", "max_restarts", "max_seconds", "max_children", "extra_arguments", "name", "timeout")
 
 
 def _flags(strategy, max_restarts, max_seconds, max_children, extra_arguments) -> dict:
@@ -83,7 +86,10 @@ class _DynamicServer(SupervisorServer):
                     state.children.append(child)
                 return ("reply", ("ok", pid), state)
             case ("terminate_child", pid):
-                child = state.find_pid(pid) if type(pid) is Pid else None
+                child = None
+                if type(pid) is Pid:    # a child being restarted is still known by the pid that died
+                    child = state.find_pid(pid) or next(
+                        (c for c in state.children if c.pid == "restarting" and c.last_pid is pid), None)
                 if child is None:
                     return ("reply", ("error", LookupError(
                         f"{pid!r} is not a child of this DynamicSupervisor")), state)
@@ -96,6 +102,21 @@ class _DynamicServer(SupervisorServer):
         if child in state.children:
             state.children.remove(child)
         child.pid, child.status = None, "terminated"
+
+    def restart_ignored(self, state: State, child: Child) -> None:
+        """A restart answered ignore: the child is forgotten (Elixir's DynamicSupervisor)."""
+        self.forget(state, child)
+
+    def stop_all(self, state: State) -> None:
+        """Shut every child down at once, each with its own deadline (OTP ``terminate_dynamic_children``).
+
+        Dynamic children are peers with no start order to respect, so a
+        thousand sessions each taking a second to stop take a second, not
+        a thousand.
+        """
+        stopping = [(c, begin_shutdown(c.pid, c.shutdown)) for c in reversed(state.children) if c.running()]
+        for child, pending in stopping:
+            self.child_stopped(state, child, await_shutdown(*pending))
 
 
 class DynamicSupervisor:
@@ -148,10 +169,29 @@ class DynamicSupervisor:
 
     @classmethod
     def child_spec(cls, arg=None) -> dict:
-        """This dynamic supervisor as a child of another supervisor."""
-        start = (cls.start_link, ()) if cls is DynamicSupervisor else (cls.start_link, (arg,))
-        return {"id": cls, "start": start, "restart": cls.restart, "shutdown": cls.shutdown,
-                "type": "supervisor"}
+        """This dynamic supervisor as a child of another supervisor.
+
+        For ``gs.DynamicSupervisor`` itself, ``arg`` is None or a dict of
+        :meth:`start_link`'s options, and a ``name`` is also the child's id,
+        as in Elixir: ``(gs.DynamicSupervisor, {"name": "jobs", "max_children": 10})``.
+        A subclass gets ``arg`` as its ``init`` argument.
+        """
+        spec = {"id": cls, "start": (cls.start_link, (arg,)), "restart": cls.restart,
+                "shutdown": cls.shutdown, "type": "supervisor"}
+        if cls is DynamicSupervisor:
+            opts = {} if arg is None else arg
+            if not isinstance(opts, dict):
+                raise ChildSpecError(f"child DynamicSupervisor: its argument must be None or a dict of "
+                                     f"start_link options, got {arg!r}")
+            bad = sorted(set(opts) - set(_OPTIONS), key=str)
+            if bad:
+                raise ChildSpecError(f"child DynamicSupervisor: unknown start_link option(s) {bad}; "
+                                     f"it takes {list(_OPTIONS)}")
+            spec["start"] = (functools.partial(cls.start_link, **opts), ()) if opts else (cls.start_link, ())
+            spec["modules"] = ["DynamicSupervisor"]
+            if isinstance(opts.get("name"), str):
+                spec["id"] = opts["name"]
+        return spec
 
     @staticmethod
     def start_child(sup, child) -> Pid | None:

@@ -678,6 +678,25 @@ def test_a_child_that_exits_with_another_reason_during_shutdown_is_reported(capl
     assert any("'s'" in r.getMessage() and "my_own_reason" in r.getMessage() for r in caplog.records)
 
 
+def test_a_child_already_dead_when_shut_down_is_booked_with_its_own_reason():
+    """OTP's monitor_child: an EXIT already queued carries the real reason (the DOWN would say noproc)."""
+    sup = gs.Supervisor.start_link([probe("a", notify=False), probe("b", notify=False)],
+                                   strategy="one_for_all", max_restarts=5)
+    old = children(sup)
+    gs.Supervisor.subscribe(sup)
+    gs.sys.suspend(sup)                  # both EXITs wait in its mailbox
+    kill(old["b"])
+    kill(old["a"])
+    gs.sys.resume(sup)
+    got = [assert_receive(("supervisor_event", sup, ...), LONG)[2] for _ in range(4)]
+    assert [(e["event"], e["id"], e["reason"]) for e in got] == [
+        ("exited", "b", "killed"), ("terminated", "a", "killed"),
+        ("restarted", "a", None), ("restarted", "b", None)]
+    refute_receive(("supervisor_event", ...), SHORT)     # a's EXIT was consumed: no second restart
+    assert len(gs.Supervisor.describe(sup)["restarts"]) == 1
+    assert all(gs.alive(p) for p in children(sup).values())
+
+
 def test_a_supervisor_child_is_given_infinity_to_stop():
     top = gs.Supervisor.start_link([gs.child_spec((Inner, {"worker": "w"}), id="inner")])
     row = gs.Supervisor.describe(top)["children"][0]
