@@ -137,7 +137,9 @@ def supervision_tree(sup, *, title: str | None = None) -> VizFigure:
         edge = hot.get((id(owner_tree), node["id"]))
         if sub is not None:
             face = "supervisor" if node["status"] == "running" else node["status"]
-            _box(ax, x, d, _sup_text(sub) + f"\nid {child_id_text(node['id'])}", face, bold=True,
+            cid = child_id_text(node["id"])
+            title = str(sub.get("name") or sub.get("module"))
+            _box(ax, x, d, _sup_text(sub) + (f"\nid {cid}" if cid != title else ""), face, bold=True,
                  edge=edge, gid="node:supervisor")
         else:
             _box(ax, x, d, _child_text(node), node["status"], edge=edge,
