@@ -30,6 +30,8 @@ key             meaning
 
 from __future__ import annotations
 
+import math
+
 from .errors import ChildSpecError
 
 __all__ = ["child_spec", "supervise", "normalize", "STRATEGIES", "RESTARTS"]
@@ -109,9 +111,10 @@ def _check(spec: dict, who: str) -> dict:
         raise ChildSpecError(f"child {who}: field 'restart' must be one of {RESTARTS}, got {restart!r}")
     shutdown = spec.get("shutdown", "infinity" if kind == "supervisor" else 5.0)
     if not (shutdown in ("brutal_kill", "infinity")
-            or (isinstance(shutdown, (int, float)) and not isinstance(shutdown, bool) and shutdown >= 0)):
-        raise ChildSpecError(f"child {who}: field 'shutdown' must be seconds >= 0, 'brutal_kill' or "
-                             f"'infinity', got {shutdown!r}")
+            or (isinstance(shutdown, (int, float)) and not isinstance(shutdown, bool) and shutdown >= 0
+                and math.isfinite(shutdown))):
+        raise ChildSpecError(f"child {who}: field 'shutdown' must be a finite number of seconds >= 0, "
+                             f"'brutal_kill' or 'infinity', got {shutdown!r}")
     modules = spec.get("modules", [_name_of(start[0])])
     if not isinstance(modules, (list, tuple)):
         raise ChildSpecError(f"child {who}: field 'modules' must be a list, got {modules!r}")
@@ -143,8 +146,9 @@ def check_flags(strategy, max_restarts, max_seconds, strategies=STRATEGIES) -> N
         raise ValueError(f"strategy must be one of {strategies}, got {strategy!r}")
     if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
         raise ValueError(f"max_restarts must be an int >= 0, got {max_restarts!r}")
-    if isinstance(max_seconds, bool) or not isinstance(max_seconds, (int, float)) or max_seconds <= 0:
-        raise ValueError(f"max_seconds must be a number of seconds > 0, got {max_seconds!r}")
+    if isinstance(max_seconds, bool) or not isinstance(max_seconds, (int, float)) \
+            or not (0 < max_seconds < math.inf):        # also refuses NaN, as OTP refuses infinity
+        raise ValueError(f"max_seconds must be a finite number of seconds > 0, got {max_seconds!r}")
 
 
 def supervise(children, *, strategy: str = "one_for_one", max_restarts: int = 3,

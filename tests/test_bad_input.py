@@ -434,3 +434,160 @@ def test_assert_receive_with_no_timeout():
 def test_refute_receive_with_a_negative_timeout():
     with pytest.raises(ValueError, match="timeout must not be negative"):
         gs.testing.refute_receive("x", -1)
+
+
+# == Supervisor and DynamicSupervisor =========================================================================
+# (the child-spec catalogue, each malformed field named with its child, is in tests/test_specs.py)
+
+class SupChild(gs.GenServer):
+    def init(self, arg):
+        return ("ok", arg)
+
+
+def _start_nothing():
+    return None
+
+
+@pytest.mark.parametrize("flags, culprit", [
+    ({"strategy": "none_for_one"}, "strategy.*'none_for_one'"),
+    ({"strategy": "simple_one_for_one"}, "strategy.*'simple_one_for_one'"),
+    ({"max_restarts": -1}, "max_restarts.*-1"),
+    ({"max_restarts": 1.5}, "max_restarts.*1.5"),
+    ({"max_restarts": True}, "max_restarts.*True"),
+    ({"max_restarts": None}, "max_restarts.*None"),
+    ({"max_seconds": 0}, "max_seconds.*0"),
+    ({"max_seconds": -5}, "max_seconds.*-5"),
+    ({"max_seconds": "5"}, "max_seconds.*'5'"),
+    ({"max_seconds": math.inf}, "max_seconds.*inf"),
+    ({"max_seconds": math.nan}, "max_seconds.*nan"),
+], ids=lambda v: str(v) if isinstance(v, dict) else "")
+def test_supervisor_flags_out_of_range(flags, culprit):
+    gs.self()
+    before = gs.processes()
+    with pytest.raises(ValueError, match=culprit):
+        gs.Supervisor.start_link([SupChild], **flags)
+    with pytest.raises(ValueError, match=culprit):
+        gs.supervise([SupChild], **flags)
+    if "strategy" not in flags:
+        with pytest.raises(ValueError, match=culprit):
+            gs.DynamicSupervisor.start_link(**flags)
+    assert gs.processes() == before
+
+
+@pytest.mark.parametrize("opts, culprit", [
+    ({"strategy": "one_for_all"}, "strategy must be one of \\('one_for_one',\\), got 'one_for_all'"),
+    ({"max_children": -1}, "max_children.*-1"),
+    ({"max_children": 2.5}, "max_children.*2.5"),
+    ({"max_children": "10"}, "max_children.*'10'"),
+    ({"extra_arguments": -1}, "extra_arguments.*-1"),
+    ({"extra_arguments": "abc"}, "extra_arguments.*'abc'"),
+], ids=lambda v: str(v) if isinstance(v, dict) else "")
+def test_dynamic_supervisor_options_out_of_range(opts, culprit):
+    with pytest.raises(ValueError, match=culprit):
+        gs.DynamicSupervisor.start_link(**opts)
+    with pytest.raises(ValueError, match=culprit):
+        gs.DynamicSupervisor.flags(**opts)
+
+
+@pytest.mark.parametrize("spec, culprit", [
+    ({"id": "w", "start": _start_nothing, "restart": "sometimes"}, "child 'w'.*'restart'.*'sometimes'"),
+    ({"id": "w", "start": _start_nothing, "shutdown": -1}, "child 'w'.*'shutdown'.*-1"),
+    ({"id": "w", "start": _start_nothing, "shutdown": math.inf}, "child 'w'.*'shutdown'.*inf"),
+    ({"id": "w", "start": _start_nothing, "shutdown": "never"}, "child 'w'.*'shutdown'.*'never'"),
+    ({"id": "w", "start": _start_nothing, "type": "manager"}, "child 'w'.*'type'.*'manager'"),
+    ({"id": "w", "start": _start_nothing, "restrat": "temporary"}, "child 'w'.*restrat"),
+    ({"id": "w", "start": "SupChild.start_link"}, "child 'w'.*'start'.*'SupChild.start_link'"),
+    ({"id": "w"}, "child 'w'.*missing field 'start'"),
+    ({"start": _start_nothing}, "missing field 'id'"),
+], ids=lambda v: next(iter(set(v) - {"id", "start"}), "start" if "id" in v else "id") if isinstance(v, dict) else "")
+def test_a_malformed_child_spec_is_refused_before_anything_starts(spec, culprit):
+    gs.self()
+    before = gs.processes()
+    with pytest.raises(gs.ChildSpecError, match=culprit):
+        gs.Supervisor.start_link([SupChild, spec])
+    assert gs.processes() == before
+    sup = gs.DynamicSupervisor.start_link()
+    with pytest.raises(gs.ChildSpecError, match=culprit):
+        gs.DynamicSupervisor.start_child(sup, spec)
+    assert gs.DynamicSupervisor.which_children(sup) == []
+
+
+def test_duplicate_child_ids():
+    with pytest.raises(gs.ChildSpecError, match="duplicate child id 'w'"):
+        gs.Supervisor.start_link([gs.child_spec(SupChild, id="w"), gs.child_spec((SupChild, 2), id="w")])
+    with pytest.raises(gs.ChildSpecError, match="duplicate child id .*SupChild"):
+        gs.Supervisor.start_link([SupChild, (SupChild, 2)])
+
+
+def test_children_that_are_not_a_list():
+    with pytest.raises(gs.ChildSpecError, match="children must be a list.*'SupChild'"):
+        gs.Supervisor.start_link("SupChild")
+
+
+def test_a_child_that_is_no_child():
+    with pytest.raises(gs.ChildSpecError, match="invalid child 42"):
+        gs.Supervisor.start_link([42])
+    with pytest.raises(gs.ChildSpecError, match="Echo.*override.*'restrat'"):
+        gs.child_spec(Echo, restrat="temporary")
+
+
+def test_start_link_options_that_do_not_fit():
+    class Sub(gs.Supervisor):
+        def init(self, arg):
+            return gs.supervise([])
+
+    class NoInit(gs.Supervisor):
+        pass
+
+    with pytest.raises(TypeError, match="Sub.start_link takes its flags from init"):
+        Sub.start_link(None, max_restarts=1)
+    with pytest.raises(TypeError, match="NoInit must define init"):
+        NoInit.start_link()
+    with pytest.raises(TypeError, match="DynamicSupervisor.start_link takes only keyword options"):
+        gs.DynamicSupervisor.start_link({"max_children": 3})
+    with pytest.raises(TypeError, match="name= must be a string"):
+        gs.Supervisor.start_link([], name=42)
+
+
+def test_supervisor_requests_about_unknown_children(uname):
+    sup = gs.Supervisor.start_link([gs.child_spec(SupChild, id="w")])
+    for fn in (gs.Supervisor.terminate_child, gs.Supervisor.restart_child, gs.Supervisor.delete_child):
+        with pytest.raises(LookupError, match="no child with id 'nope'"):
+            fn(sup, "nope")
+    dyn = gs.DynamicSupervisor.start_link()
+    stranger = gs.spawn(gs.receive)
+    with pytest.raises(LookupError, match=f"{stranger!r} is not a child"):
+        gs.DynamicSupervisor.terminate_child(dyn, stranger)
+    gs.exit(stranger, "kill")
+
+
+def test_supervisor_requests_that_conflict_with_a_running_child():
+    sup = gs.Supervisor.start_link([gs.child_spec(SupChild, id="w")])
+    pid = gs.Supervisor.which_children(sup)[0][1]
+    with pytest.raises(gs.StartError, match="already started") as info:
+        gs.Supervisor.start_child(sup, gs.child_spec(SupChild, id="w"))
+    assert info.value.reason == ("already_started", pid)
+    with pytest.raises(gs.StartError, match="'w' is running") as info:
+        gs.Supervisor.restart_child(sup, "w")
+    with pytest.raises(RuntimeError, match="'w' is running; terminate_child it before delete_child"):
+        gs.Supervisor.delete_child(sup, "w")
+    gs.Supervisor.terminate_child(sup, "w")
+    with pytest.raises(gs.StartError, match="already present") as info:
+        gs.Supervisor.start_child(sup, gs.child_spec(SupChild, id="w"))
+    assert info.value.reason == ("already_present", "w")
+
+
+def test_supervisor_requests_to_no_supervisor(uname):
+    name = uname("none")
+    with pytest.raises(gs.NoProc, match=name):
+        gs.Supervisor.which_children(name)
+    with pytest.raises(gs.NoProc, match=name):
+        gs.DynamicSupervisor.start_child(name, SupChild)
+
+
+def test_dynamic_supervisor_past_max_children():
+    sup = gs.DynamicSupervisor.start_link(max_children=1)
+    gs.DynamicSupervisor.start_child(sup, SupChild)
+    with pytest.raises(gs.StartError, match=r"max_children \(1\)") as info:
+        gs.DynamicSupervisor.start_child(sup, SupChild)
+    assert info.value.reason == "max_children"
