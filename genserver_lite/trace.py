@@ -44,7 +44,7 @@ from . import _kernel as k
 from . import timer as _timer
 from ._kernel import Pid
 
-__all__ = ["trace", "Trace", "Event", "EVENTS"]
+__all__ = ["trace", "Trace", "Event", "EVENTS", "untraced"]
 
 EVENTS = ("spawn", "link", "unlink", "monitor", "signal", "exit", "send", "receive", "register",
           "drop", "timeout", "supervisor")
@@ -77,6 +77,7 @@ _waiting = 0                    # how many threads wait in Trace.wait_for
 _seq = itertools.count(1)
 _active: list["Trace"] = []
 _previous = None                # a tracer installed before ours (not a Trace): still called
+_untraced: set = set()          # pids no trace records (the live panels' own listeners)
 
 
 def _dispatch(event, pid, peer, data) -> None:
@@ -84,8 +85,9 @@ def _dispatch(event, pid, peer, data) -> None:
     now = time.monotonic()
     with _lock:
         seq = next(_seq)
-        for tr in _active:
-            tr._take(seq, now, event, pid, peer, data)
+        if pid not in _untraced and peer not in _untraced:
+            for tr in _active:
+                tr._take(seq, now, event, pid, peer, data)
         if _waiting:
             _recorded.notify_all()
         prev = _previous
@@ -335,10 +337,27 @@ def trace(only=None, *, limit: int = 100_000) -> Trace:
     return Trace(only, limit=limit)
 
 
+def untraced(pid: Pid, hidden: bool = True) -> None:
+    """Keep a process out of every trace (or back in): for tools that watch, like the live panels.
+
+    A notebook's live SupervisorPanel calls ``describe`` on every restart;
+    hidden, those calls do not clutter (or change) the traces a lesson draws.
+    """
+    if type(pid) is not Pid:
+        raise TypeError(f"untraced needs a Pid, got {pid!r}")
+    with _lock:
+        if hidden:
+            _untraced.add(pid)
+        else:
+            _untraced.discard(pid)
+
+
 def _reset() -> None:
     """gs.reset(): every trace stops recording (their events stay readable)."""
     for tr in list(_active):
         tr.stop()
+    with _lock:
+        _untraced.clear()
 
 
 k._reset_hooks.append(_reset)

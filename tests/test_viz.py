@@ -250,3 +250,16 @@ def test_gallery_writes_every_picture(tmp_path):
     assert all((tmp_path / p).read_bytes().startswith(b"\x89PNG") for p in pngs)
     assert (tmp_path / "widgets.html").read_text().count("application/vnd.jupyter.widget-view+json") == 2
     assert png(sequence_diagram(sc.call_and_cast()))
+
+
+def test_a_live_panel_stays_out_of_traces():
+    from genserver_lite.viz.widgets import SupervisorPanel
+    sup = Supervisor.start_link([sc.A, sc.B], name="sup")
+    panel = SupervisorPanel(sup)
+    with trace() as t:
+        b = panel.rows[("sup", sc.B)]["pid"]
+        gs.exit(b, "kill")
+        wait_until(lambda: panel.rows[("sup", sc.B)]["restarts"] == 1, 2.0)
+    assert all(panel.listener not in (e.pid, e.peer) for e in t.events)
+    assert "describe" not in t.to_mermaid() and "_listen" not in t.to_mermaid()
+    panel.close()

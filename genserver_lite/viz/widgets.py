@@ -28,6 +28,7 @@ import ipywidgets as W
 from .. import process
 from .._kernel import Pid
 from ..errors import Exit, ReceiveTimeout
+from ..trace import untraced
 from .labels import reason_text
 from .model import Message, Note, Signal, child_id_text
 from .sequence import sequence_diagram
@@ -61,11 +62,18 @@ class SupervisorPanel(W.VBox):
         self._banner = W.HTML()
         self._render()
         self.listener = process.spawn(self._listen)
+        untraced(self.listener)     # its describe calls stay out of the lesson's traces
 
     # -- the listener process ------------------------------------------------------------
 
     def _listen(self) -> None:
         """Runs in the listener process: subscribe, then redraw on every supervisor event."""
+        try:
+            self._loop()
+        finally:
+            untraced(process.self(), False)
+
+    def _loop(self) -> None:
         subscribed: set = set()
         mref = process.monitor(self.root)
         self._subscribe(self.tree, subscribed)
