@@ -422,12 +422,3 @@ class TraceModel:
         top, bottom = lines.get(pid, (-0.5, None))
         return top, len(self.items) - 0.5 if bottom is None else bottom
 
-
-def kinds_count(model: TraceModel) -> dict:
-    """How many message arrows of each kind the model holds (what the pictures must draw)."""
-    out: dict = {}
-    for m in model.messages:
-        out[m.kind] = out.get(m.kind, 0) + 1
-    return out
-
-
