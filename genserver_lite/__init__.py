@@ -20,6 +20,7 @@ from .dynamic_supervisor import DynamicSupervisor
 from .registry import Registry
 from .task_supervisor import TaskSupervisor
 from .timer import TimerRef, cancel_timer, read_timer, send_after
+from .trace import Trace, trace
 
 __all__ = [
     "AlreadyRegistered", "CallTimeout", "ChildSpecError", "Exit", "NoProc", "ReceiveTimeout",
@@ -28,20 +29,17 @@ __all__ = [
     "make_ref", "monitor", "receive", "self", "send", "sleep", "spawn", "spawn_link",
     "spawn_monitor", "trap_exit", "unlink", "Task", "TimerRef", "cancel_timer", "read_timer",
     "send_after", "sys", "testing", "course", "child_spec", "supervise", "Supervisor", "DynamicSupervisor", "Registry", "TaskSupervisor",
+    "trace", "Trace", "viz", "grading",
 ]
 
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    """Import the heavier parts on first use: ``gs.viz`` (matplotlib, ipywidgets), ``gs.grading``, ``gs.trace``."""
+    """Import the heavier parts on first use: ``gs.viz`` (matplotlib, ipywidgets) and ``gs.grading``."""
     import importlib
     if name in ("viz", "grading"):
         module = importlib.import_module(f".{name}", __name__)
         globals()[name] = module
         return module
-    if name in ("trace", "Trace"):
-        module = importlib.import_module(".trace", __name__)
-        globals()["trace"], globals()["Trace"] = module.trace, module.Trace   # the function, not the module
-        return globals()[name]
     raise AttributeError(f"module 'genserver_lite' has no attribute {name!r}")
