@@ -106,9 +106,10 @@ class _StaticSupervisor(SupervisorServer):
                 child = state.find_id(id_)
                 if child is None:
                     return ("reply", ("error", _not_found(id_)), state)
-                if child.running() or child.pid == "restarting":
+                if child.running() or child.pid == "restarting":    # OTP: {error, running | restarting}
+                    why = "running" if child.running() else "restarting"
                     return ("reply", ("error", StartError(
-                        ("running", id_), f"child {child_name(id_)} is running; terminate it first")), state)
+                        (why, id_), f"child {child_name(id_)} is {why}; terminate it first")), state)
                 try:
                     return ("reply", ("ok", self.start_child_record(state, child, "restarted")), state)
                 except StartError as e:
@@ -118,8 +119,9 @@ class _StaticSupervisor(SupervisorServer):
                 if child is None:
                     return ("reply", ("error", _not_found(id_)), state)
                 if child.running() or child.pid == "restarting":
+                    why = "running" if child.running() else "restarting"
                     return ("reply", ("error", RuntimeError(
-                        f"child {child_name(id_)} is running; terminate_child it before delete_child")), state)
+                        f"child {child_name(id_)} is {why}; terminate_child it before delete_child")), state)
                 state.children.remove(child)
                 self.record(state, "deleted", child)
                 return ("reply", ("ok", None), state)

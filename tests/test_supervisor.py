@@ -489,9 +489,10 @@ def test_a_child_stuck_restarting_can_be_inspected_and_terminated(fake_clock):
     with pytest.raises(gs.StartError) as err:
         gs.Supervisor.start_child(sup, {"id": "f", "start": fails_after(1)})
     assert err.value.reason == ("already_present", "f")
-    with pytest.raises(gs.StartError):
+    with pytest.raises(gs.StartError, match="'f' is restarting") as err:
         gs.Supervisor.restart_child(sup, "f")
-    with pytest.raises(RuntimeError):
+    assert err.value.reason == ("restarting", "f")
+    with pytest.raises(RuntimeError, match="'f' is restarting"):
         gs.Supervisor.delete_child(sup, "f")
     gs.Supervisor.terminate_child(sup, "f")
     assert [row[:3] for row in gs.Supervisor.which_children(sup)] == [("f", None, "worker")]
@@ -742,8 +743,9 @@ def test_child_life_cycle():
     assert gs.alive(pid2) and pid2 is not pid1
     assert children(sup) == {"c1": pid2}
     assert gs.call(pid2, "ping") == ("pong", "c1")
-    with pytest.raises(gs.StartError):
-        gs.Supervisor.restart_child(sup, "c1")        # running
+    with pytest.raises(gs.StartError, match="'c1' is running") as err:
+        gs.Supervisor.restart_child(sup, "c1")
+    assert err.value.reason == ("running", "c1")
 
     with pytest.raises(RuntimeError, match="c1"):
         gs.Supervisor.delete_child(sup, "c1")         # running
