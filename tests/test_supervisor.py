@@ -499,6 +499,11 @@ def test_a_child_stuck_restarting_can_be_inspected_and_terminated(fake_clock):
     gs.Supervisor.delete_child(sup, "f")
     assert gs.Supervisor.which_children(sup) == []
     assert gs.alive(sup)
+    # stuck in the loop again, the supervisor still obeys its parent's exit signal
+    gs.Supervisor.start_child(sup, {"id": "g", "start": fails_after(1)})
+    exit_child(children(sup)["g"], "boom", sup)
+    gs.exit(sup, "shutdown")
+    assert_receive(("EXIT", sup, "shutdown"), LONG)
 
 
 def test_one_for_all_stops_a_restarted_child_when_a_later_one_fails_to_start():
@@ -892,6 +897,13 @@ def test_a_module_supervisor_init_that_raises():
 def test_a_module_supervisor_takes_its_flags_from_init_only():
     with pytest.raises(TypeError, match="App.*init"):
         App.start_link("x", strategy="one_for_all")
+
+
+def test_the_plain_supervisor_as_a_child():
+    top = gs.Supervisor.start_link([(gs.Supervisor, [probe("leaf", notify=False)])])
+    ((cid, inner, kind, _mods),) = gs.Supervisor.which_children(top)
+    assert (cid, kind) == (gs.Supervisor, "supervisor")
+    assert list(children(inner)) == ["leaf"]
 
 
 def test_a_module_supervisor_as_a_child():
