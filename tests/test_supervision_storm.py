@@ -83,7 +83,7 @@ def test_a_supervisor_absorbs_a_crash_storm_and_keeps_answering(record_property)
     assert rows["calm"] == 0 and ids(sup)["calm"] is calm
     assert rate >= MIN_RATE, f"only {rate:.0f} crashes/s"
     assert calls >= 20                      # it answered throughout, not once at the end
-    assert worst < 2.0                      # measured: 0.1 to 0.3 s at worst (GC pauses, a loaded machine)
+    assert worst < 2.0          # measured worst: 0.06 s alone, 0.1 to 0.4 s under pytest on a loaded machine
     assert next(starts) == 1 + rows["storm"]       # the first start, then one start per crash
     assert gs.alive(sup)
     refute_receive(("DOWN", ref, ..., ..., ...), 0.0)
