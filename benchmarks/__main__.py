@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
 
@@ -39,6 +40,9 @@ def parse(argv):
     ap.add_argument("--only", nargs="+", choices=sorted(ROWS), metavar="ROW",
                     help=f"run only these rows: {', '.join(ROWS)}")
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    ap.add_argument("--pin", action="store_true",
+                    help="run on one CPU (Linux): every hand-off stays on one core, which takes the "
+                         "same-core/cross-core lottery out of the latency figures")
     ap.add_argument("--combine", nargs="+", metavar="JSON",
                     help="run nothing; judge the targets on the median of these runs (--json files)")
     args = ap.parse_args(argv)
@@ -64,10 +68,17 @@ def main(argv=None) -> int:
     if args.alive is not None:
         params = dataclasses.replace(params, alive=args.alive)
     chosen = [ROWS[name] for name in (args.only or ROWS)]
+    if args.pin:
+        if not hasattr(os, "sched_setaffinity"):
+            print("--pin needs os.sched_setaffinity (Linux)", file=sys.stderr)
+            return 2
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})   # threads and children inherit it
     facts = stats.machine_facts()
+    facts["pinned_to_cpu"] = min(os.sched_getaffinity(0)) if args.pin else None
     print(f"genserver_lite {facts['genserver_lite']} vs Pykka {facts['pykka']} vs bare threads; "
           f"Python {facts['python']}, {facts['cpus']} CPUs, load {facts['loadavg']}", file=sys.stderr)
-    print(f"{'quick smoke run (figures mean nothing)' if args.quick else 'full run'}: {params}",
+    print(f"{'quick smoke run (figures mean nothing)' if args.quick else 'full run'}"
+          f"{', pinned to one CPU' if args.pin else ''}: {params}",
           file=sys.stderr)
     t0 = time.monotonic()
     results = harness.run(params, systems.all_systems(), chosen)

@@ -81,23 +81,23 @@ def row_call(systems, rep, p, res) -> None:
     """Call latency and CPU: each system's ``p.calls`` calls, in ``ROUNDS`` interleaved rounds.
 
     A thread that wakes another on the *other* core pays about twice what it
-    pays on its own core, and which one the kernel picks changes with the
-    load other programs put on the machine. Short rounds taken in turn
-    expose every system to the same mix.
+    pays on its own core. Which one the kernel picks depends on the load
+    other programs put on the machine, and sticks to a thread for a while:
+    so each round starts a fresh server for every system, and the systems
+    take turns, exposing all of them to the same mix.
     """
-    handles = [(s, s.start()) for s in systems]
     samples = {s.name: [] for s in systems}
     cpu = dict.fromkeys(samples, 0)
     per_round = max(1, p.calls // ROUNDS)
-    try:
-        for r in range(ROUNDS):
-            for s, h in handles:
-                got, c = timed_calls(s.caller(h), per_round, p.warmup if r == 0 else 0)
-                samples[s.name] += got
-                cpu[s.name] += c
-    finally:
-        for s, h in handles:
-            s.stop(h)
+    for r in range(ROUNDS):
+        for s in systems:
+            h = s.start()
+            try:
+                got, c = timed_calls(s.caller(h), per_round, p.warmup if r == 0 else p.warmup // 10)
+            finally:
+                s.stop(h)
+            samples[s.name] += got
+            cpu[s.name] += c
     for s in systems:
         xs = samples[s.name]
         res.put("call_p50", s.name, rep, percentile(xs, 0.50) / 1e3)
