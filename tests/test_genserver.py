@@ -691,10 +691,10 @@ def test_a_new_timeout_replaces_the_old_one():
     with FakeClock() as clock:
         pid = recorder(("ok", [], 5))
         gs.cast(pid, ("return", ("noreply", STATE, 10)))
-        gs.sys.get_state(pid)
-        clock.advance(5)
-        assert [s[0] for s in gs.sys.get_state(pid)] == ["cast"]
-        clock.advance(5)
+        gs.sys.get_state(pid)                            # the cast was handled (at time 0)
+        assert clock.advance(5) == 0                     # the init timeout is gone
+        assert clock.advance(5) == 1
+        assert [s[0] for s in gs.sys.get_state(pid)] == ["cast", "info"]
         assert gs.sys.get_state(pid)[-1] == ("info", "timeout")
 
 
