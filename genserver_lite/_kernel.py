@@ -96,7 +96,7 @@ class Process:
     __slots__ = (
         "pid", "q", "saved", "alive", "reason", "trap", "links", "monitors", "monitoring",
         "name", "thread", "ident", "interruptible", "shell", "cleanups", "aliases",
-        "status", "label", "behaviour", "parent", "__weakref__",
+        "status", "label", "behaviour", "parent", "in_body", "__weakref__",
     )
 
     def __init__(self, label: str = "", shell: bool = False):
@@ -120,6 +120,7 @@ class Process:
         self.label = label
         self.behaviour = None
         self.parent = None
+        self.in_body = False          # True while the process's function runs (reset may re-interrupt it)
 
     def __repr__(self) -> str:
         return f"<Process {self.pid!r} {self.label}>"
@@ -251,9 +252,15 @@ def kill_all(work: deque) -> None:
         proc.monitoring.clear()
         if proc.interruptible and proc.ident != me_ident:
             proc.interruptible = False
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(proc.ident),
-                                                       ctypes.py_object(Killed))
-        proc.q.put(_WAKE)
+            interrupt(proc)
+        else:
+            proc.q.put(_WAKE)
+
+
+def interrupt(proc: Process) -> None:
+    """Raise :class:`Killed` in ``proc``'s thread at its next bytecode, and wake it if it waits on its mailbox."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(proc.ident), ctypes.py_object(Killed))
+    proc.q.put(_WAKE)
 
 
 def add_call_monitor(me: Process, target: Process) -> Ref | None:

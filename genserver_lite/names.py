@@ -137,9 +137,7 @@ def reset(timeout: float = 5.0) -> None:
             break
     with k._lock:   # also the threads of processes that died before reset but still unwind
         threads += [t for t in k._threads if t not in threads]
-    for t in threads:
-        if t.ident is not None:
-            t.join(max(0.0, deadline - time.monotonic()))
+    _join(threads, deadline)
     with k._lock:
         k._threads.difference_update([t for t in threads if t.ident and not t.is_alive()])
     with k._lock:
@@ -151,6 +149,24 @@ def reset(timeout: float = 5.0) -> None:
     if stuck:
         raise RuntimeError(f"gs.reset(): these process threads are stuck in a blocking call "
                            f"(use gs.sleep, not time.sleep, in a process): {stuck}")
+
+
+def _join(threads, deadline: float) -> None:
+    """Join process threads, re-interrupting any dead process still running its function.
+
+    A kill is an asynchronous exception; Python may swallow one that lands in
+    a garbage-collector callback or a ``__del__``. So while a dead process's
+    thread is still inside its function, the kill is delivered again.
+    """
+    pending = [t for t in threads if t.ident is not None]
+    while pending and time.monotonic() < deadline:
+        for t in pending:
+            t.join(min(0.05, max(0.0, deadline - time.monotonic())))
+        pending = [t for t in pending if t.is_alive()]
+        for t in pending:
+            proc = getattr(t, "_gs_proc", None)
+            if proc is not None and not proc.alive and proc.in_body:
+                k.interrupt(proc)
 
 
 def _at_shutdown() -> None:

@@ -58,6 +58,7 @@ def _bootstrap(proc: k.Process, fn, args) -> None:
     proc.status = "running"
     try:
         try:
+            proc.in_body = True
             fn(*args)
             reason = "normal"
         except k.Killed:
@@ -69,6 +70,8 @@ def _bootstrap(proc: k.Process, fn, args) -> None:
             if proc.behaviour is None:  # behaviours write their own crash reports
                 k.log.error("Error in process %r (%s) with exit value: %r", proc.pid, proc.label,
                             e, exc_info=(type(e), e, e.__traceback__))
+        finally:
+            proc.in_body = False
         k.die(proc, reason)
     except k.Killed:
         pass
@@ -91,6 +94,7 @@ def spawn_process(fn, args=(), *, link: bool = False, monitor_ref: Ref | None = 
     thread = threading.Thread(target=_bootstrap, args=(proc, fn, args),
                               name=f"gs {proc.pid!r} {label}")
     proc.thread = thread
+    thread._gs_proc = proc
     with k._lock:
         k._procs[proc.pid.id] = proc
         if len(k._threads) > 512:   # forget finished threads (an unstarted one has no ident yet)
