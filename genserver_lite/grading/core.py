@@ -34,8 +34,10 @@ process of its own), never in the learner's server processes.
 from __future__ import annotations
 
 import importlib
+import io
 import logging
 import re
+import sys
 import threading
 import time
 import traceback
@@ -236,7 +238,8 @@ class Exercise:
         """Run the checks (``checks`` defaults to this exercise's) against ``namespace``; never raises for a failure.
 
         Runs in the calling thread, which must not be a process; each check
-        runs in a thread of its own, from a clean runtime.
+        runs in a thread of its own, from a clean runtime. What the learner's
+        code prints meanwhile is dropped, so the report is all the output.
         """
         if not isinstance(namespace, Mapping):
             raise TypeError(f"exercise {self.id}: the namespace must be a mapping such as globals(), "
@@ -255,6 +258,8 @@ class Exercise:
         results = []
         quiet = _DropAll()
         _log.addFilter(quiet)      # checks crash servers on purpose: no crash reports on stderr
+        streams = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = io.StringIO()    # the learner's prints would make the report vary
         try:
             for c in checks:
                 left = deadline - time.monotonic()
@@ -269,6 +274,7 @@ class Exercise:
                 else:
                     results.append(_run_one(c, ns, c.timeout))
         finally:
+            sys.stdout, sys.stderr = streams
             _log.removeFilter(quiet)
         return Report(self.id, self.title, tuple(results), time.monotonic() - start)
 

@@ -27,7 +27,6 @@ import dataclasses
 import os
 import pathlib
 import re
-import sys
 import threading
 import time
 
@@ -113,7 +112,7 @@ def _check_cell_present(cells, exercise_id: str) -> bool:
     return any(kind == "code" and pattern.search(src) for kind, src in cells)
 
 
-def grade_submission(sub: Submission, *, timeout: float = 120.0, cell_timeout: float = 30.0) -> list[Row]:
+def grade_submission(sub: Submission, *, timeout: float = 120.0, cell_timeout: float = 10.0) -> list[Row]:
     """Run and grade one notebook; returns its rows (one per exercise of the notebook)."""
     t0 = time.monotonic()
     name = sub.path.name
@@ -157,7 +156,7 @@ def grade_submission(sub: Submission, *, timeout: float = 120.0, cell_timeout: f
     return rows
 
 
-def grade_all(subs, *, jobs: int = 2, timeout: float = 120.0, cell_timeout: float = 30.0,
+def grade_all(subs, *, jobs: int = 2, timeout: float = 120.0, cell_timeout: float = 10.0,
               progress=None) -> list[Row]:
     """Grade every submission, ``jobs`` at a time; ``progress(line)`` is called once per notebook."""
     lock = threading.Lock()
@@ -239,8 +238,8 @@ def main(argv=None) -> int:
                     help="notebooks graded at once (default: 2, or 1 on one core)")
     ap.add_argument("--timeout", type=float, default=120.0,
                     help="seconds a notebook may run, in its kernel and in the grader (default 120)")
-    ap.add_argument("--cell-timeout", type=float, default=30.0,
-                    help="seconds a cell may run before it is interrupted (default 30)")
+    ap.add_argument("--cell-timeout", type=float, default=10.0,
+                    help="seconds a cell may run before it is interrupted (default 10)")
     args = ap.parse_args(argv)
     if args.jobs < 1 or args.timeout <= 0 or args.cell_timeout <= 0:
         ap.error("--jobs, --timeout and --cell-timeout must be positive")

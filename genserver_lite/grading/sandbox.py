@@ -164,7 +164,9 @@ def _shell():
     from traitlets.config import Config
     config = Config()
     config.HistoryManager.enabled = False
-    return InteractiveShell.instance(config=config)
+    shell = InteractiveShell.instance(config=config)
+    shell.enable_gui = lambda gui=None: None      # %matplotlib: no event loop here, figures go nowhere
+    return shell
 
 
 def _describe(exc: BaseException) -> str:
@@ -215,6 +217,7 @@ def _attrs(obj) -> dict:
 def child(argv=None) -> None:
     """The grading process's main: see the module docstring. Never returns."""
     result_path = os.environ.pop(RESULT_ENV, None)
+    stdin = sys.stdin            # the token arrives here; read it only after the learner's code ran
     ap = argparse.ArgumentParser()
     ap.add_argument("notebook")
     ap.add_argument("stem")
@@ -245,10 +248,12 @@ def child(argv=None) -> None:
             tampered.append(f"exercise {attrs['id']}")
             vars(ex).clear()
             vars(ex).update(attrs)
-    reports = []
-    for ex, checks in plan:
-        report = core.Exercise.run(ex, shell.user_ns, checks=checks)
-        reports.append(report.as_dict())
+    reports, errors = [], []
+    try:
+        for ex, checks in plan:
+            reports.append(core.Exercise.run(ex, shell.user_ns, checks=checks).as_dict())
+    except Exception as e:  # noqa: BLE001 - the row says so; the result still goes back
+        errors.append(f"the grader failed: {type(e).__name__}: {str(e)[:200]}")
     try:
         gs.reset(timeout=1.0)
     except RuntimeError as e:
@@ -256,9 +261,9 @@ def child(argv=None) -> None:
     time.sleep(0.05)    # let threads that were told to stop finish
     leaked = sorted(t.name for t in threading.enumerate()
                     if t not in before and t.is_alive() and not t.name.startswith("grading-check"))
-    token = sys.stdin.readline().strip()
-    out = {"token": token, "notebook": args.stem, "exercises": reports, "cell_errors": cell_errors,
-           "tampered": tampered, "leaked_threads": leaked}
+    token = stdin.readline().strip()
+    out = {"token": token, "notebook": args.stem, "exercises": reports if not errors else None,
+           "errors": errors, "cell_errors": cell_errors, "tampered": tampered, "leaked_threads": leaked}
     tmp = result_path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(out, f)

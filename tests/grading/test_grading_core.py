@@ -219,6 +219,24 @@ def test_crash_reports_of_servers_crashed_by_a_check_are_silenced(caplog):
     assert not logging.getLogger("genserver_lite").filters
 
 
+def test_what_the_learners_code_prints_during_the_checks_is_not_in_the_output(capsys):
+    class Chatty(gs.GenServer):
+        def init(self, arg):
+            print("starting")
+            return ("ok", arg)
+
+        def handle_call(self, request, from_, state):
+            print("debug:", request)
+            import sys
+            print("oops", file=sys.stderr)
+            return ("reply", request, state)
+
+    ex = throwaway()
+    ex.check("c", hint="h")(lambda ns: gs.grading.probes.call(gs.grading.probes.start(Chatty), "x"))
+    assert ex.run({}).ok
+    assert capsys.readouterr() == ("", "")
+
+
 def test_check_prints_the_report_and_raises_grading_failed(capsys):
     ex = Exercise("99.7", "Registered scratch", notebook="99_scratch", stars=1, minutes=1)
     try:
