@@ -177,7 +177,8 @@ class SupervisorServer(GenServer):
                action: str = "none", siblings=()) -> dict:
         ev = {"seq": next(state.seq), "time": now(), "event": event,
               "id": child.id if child is not None else None, "pid": pid, "reason": reason,
-              "action": action, "siblings": list(siblings)}
+              "action": action, "siblings": list(siblings),
+              "max_restarts": state.max_restarts, "max_seconds": state.max_seconds}
         state.history.append(ev)
         me = k.current()
         if k._tracer is not None:

@@ -58,7 +58,7 @@ from . import _kernel as k
 from . import gen
 from ._kernel import Killed, Pid, check_alive, current
 from .errors import Exit
-from .process import receive
+from .process import take
 from .timer import cancel_timer, send_after
 
 __all__ = ["GenServer", "is_normal_exit", "start_server"]
@@ -224,7 +224,7 @@ class _Server:
                 self.run_pending()
                 continue
             if self.suspended:
-                self.system(receive(_is_system))
+                self.system(take(me, _is_system, None, me.pid))
                 continue
             msg = saved.popleft() if saved else q.get()
             if msg is WAKE:
@@ -373,11 +373,15 @@ class _Server:
             gen.send_reply(self.me.pid, from_, out)
 
     def change_code(self, new_cls, old_vsn, extra):
+        """OTP's order: an upgrade runs the new code's ``code_change``; a downgrade
+        (``old_vsn`` is ``("down", vsn)``) runs the running code's, which knows both
+        shapes of the state, before the old code takes over."""
         if not self.suspended:
             return ("error", ("not_suspended", "suspend the server with gs.sys.suspend before change_code"))
         try:
             new_mod = new_cls()
-            r = new_mod.code_change(old_vsn, self.state, extra)
+            down = type(old_vsn) is tuple and len(old_vsn) == 2 and old_vsn[0] == "down"
+            r = (self.mod if down else new_mod).code_change(old_vsn, self.state, extra)
         except Killed:
             raise
         except BaseException as e:  # noqa: BLE001 - the upgrade fails, the server lives on (OTP)

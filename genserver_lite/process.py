@@ -186,15 +186,23 @@ def receive(match=None, timeout: float | None = None):
         ReceiveTimeout: no matching message arrived in time.
     """
     check_timeout(timeout)
-    me = current()
+    return take(current(), match, timeout)
+
+
+def take(me: k.Process, match, timeout, peer=None):
+    """The receive primitive: ``me`` takes its oldest message ``match`` accepts.
+
+    ``peer`` is what the trace records as the receive's peer (a behaviour's
+    loop passes its own pid: the message goes to a callback).
+    """
     saved = me.saved
     if saved:
         if match is None:
-            return _got(me, saved.popleft())
+            return _got(me, peer, saved.popleft())
         for i, m in enumerate(saved):
             if match(m):
                 del saved[i]
-                return _got(me, m)
+                return _got(me, peer, m)
     deadline = None if timeout is None else time.monotonic() + timeout
     q = me.q
     # a suspended GenServer waits here for system messages: it stays "suspended" meanwhile
@@ -220,20 +228,20 @@ def receive(match=None, timeout: float | None = None):
             check_alive(me)
             continue
         if match is None:
-            return _got(me, m)
+            return _got(me, peer, m)
         try:
             ok = match(m)
         except BaseException:
             saved.append(m)
             raise
         if ok:
-            return _got(me, m)
+            return _got(me, peer, m)
         saved.append(m)
 
 
-def _got(me: k.Process, m):
+def _got(me: k.Process, peer, m):
     if k._tracer is not None:
-        k._tracer("receive", me.pid, None, m)
+        k._tracer("receive", me.pid, peer, m)
     return m
 
 

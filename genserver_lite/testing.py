@@ -2,7 +2,8 @@
 
 * :func:`assert_receive` / :func:`refute_receive`: the caller's mailbox as a
   test oracle. A *pattern* is a predicate, or a value compared with ``==``
-  in which ``...`` (Ellipsis) matches anything: ``("DOWN", ..., "process", pid, ...)``.
+  in which ``...`` (Ellipsis) matches any element, and a trailing ``...``
+  the rest: ``("DOWN", ref, ...)``.
 * :func:`wait_until`: poll a condition, for state that no message announces.
 * :class:`FakeClock`: timers (``send_after``, GenServer idle timeouts) follow
   a clock the test advances, so a 30-second periodic job is tested in
@@ -32,17 +33,24 @@ __all__ = ["wait_until", "assert_receive", "refute_receive", "matches", "FakeClo
 
 
 def matches(pattern, msg) -> bool:
-    """Whether ``msg`` matches ``pattern``: a predicate, or a value where ``...`` is a wildcard."""
+    """Whether ``msg`` matches ``pattern``: a predicate, or a value where ``...`` is a wildcard.
+
+    Inside a tuple or list pattern, ``...`` matches any one element, except as
+    the *last* element, where it matches the rest (zero or more elements):
+    ``("DOWN", ref, ...)`` matches any DOWN message for ``ref``, as Python's
+    own use of ``...`` for "and so on" suggests.
+    """
     if pattern is ...:
         return True
     if callable(pattern) and not isinstance(pattern, type):
         return bool(pattern(msg))
-    if type(pattern) is tuple:
-        return (type(msg) is tuple and len(msg) == len(pattern)
-                and all(matches(p, m) for p, m in zip(pattern, msg)))
-    if type(pattern) is list:
-        return (type(msg) is list and len(msg) == len(pattern)
-                and all(matches(p, m) for p, m in zip(pattern, msg)))
+    if type(pattern) in (tuple, list):
+        if type(msg) is not type(pattern):
+            return False
+        if pattern and pattern[-1] is ...:
+            head = pattern[:-1]
+            return len(msg) >= len(head) and all(matches(p, m) for p, m in zip(head, msg))
+        return len(msg) == len(pattern) and all(matches(p, m) for p, m in zip(pattern, msg))
     try:
         return bool(pattern == msg)
     except Exception:  # noqa: BLE001 - an exotic __eq__ is simply no match

@@ -25,7 +25,11 @@ def test_matches_values_wildcards_predicates_and_nesting():
     assert matches("x", "x") and not matches("x", "y")
     assert matches(..., object())
     assert matches(("DOWN", ..., "process", pid, ...), ("DOWN", ref, "process", pid, "normal"))
-    assert not matches(("DOWN", ..., "process", pid, ...), ("DOWN", ref, "process", pid))
+    assert matches(("DOWN", ..., "process", pid, ...), ("DOWN", ref, "process", pid))   # a trailing ... is the rest
+    assert matches(("DOWN", ref, ...), ("DOWN", ref, "process", pid, "normal"))
+    assert not matches(("DOWN", ref, ...), ("DOWN",))                             # ...but the head must be there
+    assert not matches(("DOWN", ..., "process"), ("DOWN", ref, ref, "process"))   # elsewhere ... is one element
+    assert not matches(("EXIT", ...), ("DOWN", ref, "process", pid, "normal"))
     assert not matches(("a", ...), ["a", 1])                    # a tuple pattern needs a tuple
     assert matches(["a", ...], ["a", 1])
     assert matches(lambda m: m > 3, 4) and not matches(lambda m: m > 3, 2)
