@@ -431,6 +431,7 @@ def check(exercise_id: str, namespace) -> Report:
         GradingFailed: a check failed (the report is printed first).
         LookupError: no such exercise.
     """
+    __tracebackhide__ = True     # IPython and pytest: show the report, not the grader's frames
     report = get(exercise_id).run(namespace)
     print(report.text(), flush=True)
     if not report.ok:
