@@ -155,8 +155,9 @@ def test_timeline_of_a_restart_storm_shows_crashes_restarts_and_escalation():
     assert len(_by_gid(fig, "restart")) == 6        # B and C restarted three times each
     assert len(_by_gid(fig, "taken_down")) == 3     # rest_for_one took C down with each restart
     assert len(_by_gid(fig, "escalation")) == 1 and len(_by_gid(fig, "over_limit")) == 1
-    unknown = restart_timeline(t)                   # the supervisor is gone: limits not known
-    assert any("limits unknown" in a.get_text() for a in unknown.findobj(matplotlib.text.Text))
+    from_events = restart_timeline(t)               # the supervisor is gone: its events carry its limits
+    assert len(_by_gid(from_events, "over_limit")) == 1
+    assert not any("limits unknown" in a.get_text() for a in from_events.findobj(matplotlib.text.Text))
 
 
 def test_timeline_of_a_live_supervisor_reads_its_history():

@@ -163,12 +163,25 @@ def _label(msg, kind, name_of, result) -> str:
             status, reason = msg[2]
             return f"ack {status}" if reason is None else f"ack {status} {reason_text(reason, name_of)}"
         if msg[0] == "$system" and len(msg) == 3:
-            return f"sys {head_form(msg[2], name_of)}"
+            req = msg[2]
+            if type(req) is tuple and len(req) == 4 and req[0] == "change_code":
+                return f"sys change_code to {getattr(req[1], '__name__', req[1])} from {req[2]!r}"
+            return f"sys {head_form(req, name_of)}"
     if kind == "timer":
         return f"timer {info_form(msg, name_of)}"
     if kind == "info":
         return f"info {info_form(msg, name_of)}"
     return f"{kind} {term(msg, name_of)}"
+
+
+def system_reply_label(answer, name_of=None) -> str:
+    """A ``gs.sys`` answer without its wrapper: ``("ok", None)`` is "reply ok", ``("ok", v)`` "reply v"."""
+    if type(answer) is tuple and len(answer) == 2 and answer[0] in ("ok", "error"):
+        status, value = answer
+        if status == "ok":
+            return "reply ok" if value is None else f"reply {term(value, name_of)}"
+        return f"reply error {reason_text(value, name_of)}"
+    return f"reply {term(answer, name_of)}"
 
 
 def process_label(label: str) -> str:

@@ -24,7 +24,8 @@ import bisect
 from dataclasses import dataclass
 
 from .._kernel import Pid, Ref
-from .labels import classify, message_label, process_label, reason_text, truncate
+from .labels import (classify, message_label, process_label, reason_text, system_reply_label,
+                     truncate)
 
 __all__ = ["TraceModel", "Message", "Signal", "Note", "child_id_text"]
 
@@ -310,7 +311,11 @@ class TraceModel:
 
     def _message_label(self, m: Message) -> str:
         kind = "reply" if m.kind == "result" else m.kind
-        text = message_label(m.msg, kind, self.name, result=m.kind == "result")
+        if (kind == "reply" and m.pair is not None and m.pair.kind == "system"
+                and type(m.msg) is tuple and len(m.msg) == 2):
+            text = system_reply_label(m.msg[1], self.name)     # gs.sys answers ("ok", v): show v
+        else:
+            text = message_label(m.msg, kind, self.name, result=m.kind == "result")
         if m.dropped:
             text = truncate(text, 20) + " (dropped)"
         elif m.lost:

@@ -90,7 +90,7 @@ def sequence_diagram(trace, *, page: int | None = None, rows: int = 30, columns:
     last = min(n_items, first + per_page)
     spans = [(r, min(r + rows, last)) for r in range(first, max(last, first + 1), rows)]
     n_part = max(1, len(model.pids))
-    col_w = max(3.2, _COL_IN * n_part + 1.0)
+    col_w = max(3.2, _COL_IN * n_part + 2.5)
     height = _ROW_IN * (max(b - a for a, b in spans) + 3) + 1.2
     fig = new_figure(col_w * len(spans), height)
     fig.subplots_adjust(left=0.02, right=0.98, top=1 - 0.55 / height, bottom=0.85 / height,
@@ -110,7 +110,7 @@ def sequence_diagram(trace, *, page: int | None = None, rows: int = 30, columns:
 def _draw_column(ax, model, r0, r1, acts, hl_pos, highlight, times) -> set:
     n = max(1, len(model.pids))
     x_of = {pid: i for i, pid in enumerate(model.pids)}
-    ax.set_xlim(-1.0, n - 0.35)
+    ax.set_xlim(-1.0, n + 0.45)     # room right of the last lifeline for self-arrows and exit notes
     ax.set_ylim(max(r1, r0 + 1) - 0.3, r0 - 1.7)
     ax.axis("off")
     top, bottom = r0 - 0.9, max(r1, r0 + 1) - 0.5
