@@ -216,8 +216,8 @@ class SupervisorServer(GenServer):
         pid = child.pid
         expected = "killed" if child.shutdown == "brutal_kill" else "shutdown"
         if not k._is(got, expected) and not is_normal_exit(got):
-            k.log.error("Supervisor %r: child %s (%r) was shut down but exited with reason %r",
-                        k.current().pid, child_name(child.id), pid, got)
+            k.log.error("Supervisor %r (%s): child %s (%r) was shut down but exited with reason %r",
+                        k.current().pid, state.module, child_name(child.id), pid, got)
         child.pid = None
         child.status = "terminated"
         self.record(state, "terminated", child, pid=pid, reason=got, action="shutdown")
@@ -285,11 +285,11 @@ class SupervisorServer(GenServer):
             self.record(state, "exited", child, pid=child.pid, reason=reason, action="none")
             self.forget(state, child)
             return ("noreply", state)
+        if not self.add_restart(state):
+            return self.escalate(state, child, reason)
         if not is_normal_exit(reason):
             k.log.error("Supervisor %r (%s): child %s (%r) exited with reason %r; restarting",
                         k.current().pid, state.module, child_name(child.id), child.pid, reason)
-        if not self.add_restart(state):
-            return self.escalate(state, child, reason)
         group = self.restart_group(state, child)
         self.record(state, "exited", child, pid=child.pid, reason=reason, action="restart",
                     siblings=[c.id for c in group if c is not child and c.running()])
@@ -335,6 +335,8 @@ class SupervisorServer(GenServer):
             try:
                 pid = start_process(c, state.extra_arguments)
             except StartError as e:
+                k.log.error("Supervisor %r (%s): child %s failed to restart with reason %r; trying again",
+                            k.current().pid, state.module, child_name(c.id), e.reason)
                 self.record(state, "start_failed", c, reason=e.reason, action="retry")
                 for rest in group[group.index(c):]:
                     if rest in state.children and rest.restart != "temporary":

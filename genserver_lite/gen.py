@@ -59,8 +59,17 @@ def _register(name, me: k.Process) -> Pid | None:
         return None
     mod, key = name[1], name[2]
     if mod.register_name(key, me.pid):
+        if k._tracer is not None:     # diagrams show the process by its key, as by a registered name
+            k._tracer("register", me.pid, None, via_label(key))
         return None
     return mod.whereis_name(key) or me.pid
+
+
+def via_label(key) -> str:
+    """How a via-named process is shown: the key (a Registry's ``(registry, key)`` shows ``key``)."""
+    if type(key) is tuple and len(key) == 2 and isinstance(key[0], str):
+        key = key[1]
+    return key if isinstance(key, str) else repr(key)
 
 
 # -- start ---------------------------------------------------------------------

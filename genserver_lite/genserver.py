@@ -197,6 +197,9 @@ class _Server:
     def init(self, starter, tag, cls, arg):
         try:
             self.mod = cls()
+            if not callable(getattr(self.mod, "init", None)):
+                raise TypeError(f"{cls.__name__} defines no init(self, arg): a GenServer must say how "
+                                f"its state starts, e.g. return ('ok', arg)")
             r = self.mod.init(arg)
         except Killed:
             raise

@@ -9,7 +9,6 @@ a person can look at all of them in one folder. It prints what it wrote.
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
 from .. import names
@@ -129,8 +128,10 @@ def main(argv=None) -> int:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("outdir", help="folder to write the pictures into (created if missing)")
     args = parser.parse_args(argv)
-    logging.getLogger("genserver_lite").setLevel(logging.CRITICAL)   # the crashes are on purpose
-    for path in write_gallery(args.outdir):
+    from ..course import silenced
+    with silenced():                     # the crashes are on purpose
+        paths = write_gallery(args.outdir)
+    for path in paths:
         print(path)
     return 0
 

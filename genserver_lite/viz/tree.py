@@ -138,8 +138,8 @@ def supervision_tree(sup, *, title: str | None = None) -> VizFigure:
         if sub is not None:
             face = "supervisor" if node["status"] == "running" else node["status"]
             cid = child_id_text(node["id"])
-            title = str(sub.get("name") or sub.get("module"))
-            _box(ax, x, d, _sup_text(sub) + (f"\nid {cid}" if cid != title else ""), face, bold=True,
+            sub_name = str(sub.get("name") or sub.get("module"))
+            _box(ax, x, d, _sup_text(sub) + (f"\nid {cid}" if cid != sub_name else ""), face, bold=True,
                  edge=edge, gid="node:supervisor")
         else:
             _box(ax, x, d, _child_text(node), node["status"], edge=edge,
