@@ -1,7 +1,8 @@
 """``python -m benchmarks [--quick] [--json PATH] [--plot PATH] [--markdown] [--reps N] [--only ROW ...]``.
 
 ``python -m benchmarks --combine RUN1.json RUN2.json RUN3.json`` runs nothing:
-it judges the targets on the median of those runs' same-run ratios.
+it judges the targets on the median of those runs' same-run ratios;
+``--load RUN.json`` shows a saved run's table (and ``--plot``) again.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def parse(argv):
     ap.add_argument("--pin", action="store_true",
                     help="run on one CPU (Linux): every hand-off stays on one core, which takes the "
                          "same-core/cross-core lottery out of the latency figures")
+    ap.add_argument("--load", metavar="JSON",
+                    help="run nothing; show the table (and --plot) of a run saved with --json")
     ap.add_argument("--combine", nargs="+", metavar="JSON",
                     help="run nothing; judge the targets on the median of these runs (--json files)")
     args = ap.parse_args(argv)
@@ -61,6 +64,16 @@ def main(argv=None) -> int:
             with open(path) as f:
                 docs.append(json.load(f))
         print(report.combine(docs, markdown=args.markdown))
+        return 0
+    if args.load:
+        with open(args.load) as f:
+            doc = json.load(f)
+        verdicts = report.evaluate(harness.Results.from_json(doc))
+        print(report.table(verdicts, markdown=args.markdown))
+        if args.plot:
+            from .plot import plot
+            plot(verdicts, args.plot)
+            print(f"wrote {args.plot}")
         return 0
     params = harness.QUICK if args.quick else harness.FULL
     if args.reps is not None:

@@ -62,6 +62,17 @@ class Results:
     def note(self, metric: str, text: str) -> None:
         self.notes[metric] = text
 
+    @classmethod
+    def from_json(cls, doc: dict) -> "Results":
+        """The figures of a run saved with ``--json`` (see :func:`benchmarks.report.to_json`)."""
+        res = cls(doc["params"]["reps"], list(doc["systems"]))
+        for m in doc["metrics"]:
+            if any(v is not None for vals in m["values"].values() for v in vals):
+                res.values[m["key"]] = {s: list(v) for s, v in m["values"].items()}
+            if m.get("note"):
+                res.notes[m["key"]] = m["note"]
+        return res
+
 
 def settle(baseline_threads: set, timeout: float = 5.0) -> None:
     """Collect garbage and wait for threads started since ``baseline_threads`` to finish.

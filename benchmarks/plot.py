@@ -67,7 +67,7 @@ def plot(verdicts, path: str, title: str = "") -> None:
                 ax.plot([lim, lim], [i - 0.4, i + 0.4], color="black", lw=2)
         ax.set_xscale("log")
         marks = costs + [lim for *_, lims, _ in rows for lim in lims]
-        lo, hi = min(marks + [0.5]) / 1.6, max(marks + [2.0]) * 1.8
+        lo, hi = min(marks + [0.5]) / 1.6, max(marks + [2.0]) * 2.6
         ax.set_xlim(lo, hi)
         ticks = [t for t in _TICKS if lo <= t <= hi]
         ax.xaxis.set_major_locator(FixedLocator(ticks))
@@ -80,7 +80,7 @@ def plot(verdicts, path: str, title: str = "") -> None:
         ax.set_title(name + "  (cost ratio, shorter is better; | = target)", fontsize=10)
     fig.suptitle(title or "genserver_lite benchmarks: same-run ratios (median of repetitions)",
                  fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.975))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

@@ -147,3 +147,14 @@ def test_a_missing_module_reads_not_available():
     (v,) = report.evaluate(r)
     assert v.passed is None and v.checks[0][2] is None
     assert "n/a (module missing)" in report.table([v])
+
+
+def test_a_saved_run_loads_back_to_the_same_table(quick_run, tmp_path):
+    done, doc, _ = quick_run
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(doc))
+    again = subprocess.run([sys.executable, "-m", "benchmarks", "--load", str(path)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert again.returncode == 0, again.stderr
+    table = done.stdout.split("\n\n")[0]          # the run's own table, before its summary lines
+    assert again.stdout.startswith(table)
