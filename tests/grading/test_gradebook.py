@@ -53,10 +53,12 @@ def graded(tmp_path_factory):
     with open(out_csv, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         assert reader.fieldnames == gradebook.COLUMNS
-        rows = {}
+        rows, seen = {}, set()
         for row in reader:
-            assert row["learner"] not in rows, "one row per learner and exercise"
-            rows[row["learner"]] = row
+            assert (row["learner"], row["exercise"]) not in seen, "one row per learner and exercise"
+            seen.add((row["learner"], row["exercise"]))
+            if row["exercise"] in ("03.1", ""):     # the tests read 03.1's rows (03.2 is graded alike)
+                rows[row["learner"]] = row
     return rows, done.stdout, seconds
 
 
