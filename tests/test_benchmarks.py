@@ -158,3 +158,12 @@ def test_a_saved_run_loads_back_to_the_same_table(quick_run, tmp_path):
     assert again.returncode == 0, again.stderr
     table = done.stdout.split("\n\n")[0]          # the run's own table, before its summary lines
     assert again.stdout.startswith(table)
+
+
+def test_a_module_not_written_yet_is_reported_missing_not_fatal():
+    from benchmarks.systems import feature
+    import genserver_lite as gs
+    assert feature("no_such_module_yet", "Thing") is None
+    assert feature("supervisor", "Supervisor") is gs.Supervisor
+    tracer = feature("trace", "trace")          # the function, even where gs.trace is the submodule
+    assert callable(tracer) and not isinstance(tracer, type(gs))
