@@ -136,7 +136,8 @@ def reset(timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             break
     with k._lock:   # also the threads of processes that died before reset but still unwind
-        threads += [t for t in k._threads if t not in threads]
+        known = set(threads)
+        threads += [t for t in k._threads if t not in known]
     _join(threads, deadline)
     with k._lock:
         k._threads.difference_update([t for t in threads if t.ident and not t.is_alive()])

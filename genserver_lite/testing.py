@@ -8,10 +8,9 @@
 * :class:`FakeClock`: timers (``send_after``, GenServer idle timeouts) follow
   a clock the test advances, so a 30-second periodic job is tested in
   microseconds.
-* pytest fixtures, registered as a pytest plugin when the package is
-  installed: ``fake_clock`` and ``start_supervised`` (ExUnit's
-  ``start_supervised!``: children under a per-test supervisor, stopped after
-  the test).
+* pytest fixtures, in :mod:`genserver_lite.pytest_plugin` (registered as a
+  pytest plugin when the package is installed): ``fake_clock`` and
+  ``start_supervised`` (ExUnit's ``start_supervised!``).
 """
 
 from __future__ import annotations
@@ -23,11 +22,6 @@ from . import timer
 from ._kernel import check_timeout, current
 from .errors import ReceiveTimeout
 from .process import drain, receive
-
-try:
-    import pytest
-except ImportError:  # pragma: no cover - pytest comes with nbval, a dependency
-    pytest = None
 
 __all__ = ["wait_until", "assert_receive", "refute_receive", "matches", "FakeClock", "crash"]
 
@@ -169,37 +163,3 @@ class FakeClock:
 
     def __exit__(self, *exc) -> None:
         timer.restore_clock()
-
-
-if pytest is not None:
-
-    @pytest.fixture
-    def fake_clock():
-        """A :class:`FakeClock` installed for the test."""
-        with FakeClock() as clock:
-            yield clock
-
-    @pytest.fixture
-    def start_supervised():
-        """ExUnit's ``start_supervised!``: start children under a test supervisor, stopped after the test.
-
-        ``start_supervised(child, **overrides)`` takes a child as the Supervisor
-        does (a class, ``(cls, arg)``, or a spec dict) and returns its pid.
-        """
-        from .specs import child_spec      # supervision builds on this module
-        from .supervisor import Supervisor
-
-        sup = Supervisor.start(_no_children(), strategy="one_for_one", max_restarts=1000,
-                               max_seconds=1.0)
-
-        def start(child, **overrides):
-            return Supervisor.start_child(sup, child_spec(child, **overrides))
-
-        yield start
-        if k._procs.get(sup.id) is not None:
-            from .gen import stop
-            stop(sup, "shutdown")
-
-
-def _no_children() -> list:
-    return []
