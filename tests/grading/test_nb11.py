@@ -1,4 +1,4 @@
-"""Exercise 11.1 (wire the terminals tree): the reference solution passes; plausible learner mistakes fail with the right hint."""
+"""Exercise 11.1 (wire the service's tree): the reference solution passes; plausible learner mistakes fail with the right hint."""
 
 import pytest
 
@@ -7,9 +7,18 @@ from genserver_lite.grading import GradingFailed
 
 TREE = gs.grading.get("11.1")
 HINTS = {c.title: c.hint for c in TREE.checks}
-CHILDREN, OPENS, CRASH, LOGOUT, REGISTRY_CRASH, BUFFERS_CRASH = (c.title for c in TREE.checks)
+CHILDREN, OPENS, TRANSIENT, BREAKER_CRASH, REGISTRY_CRASH, BUFFERS_CRASH = (c.title for c in TREE.checks)
 REGISTRY = (gs.Registry, {"keys": "unique", "name": "sessions"})
 BUFFERS = (gs.DynamicSupervisor, {"name": "buffers"})
+
+
+class Breaker(gs.GenServer):
+    @classmethod
+    def start_link(cls, arg=None):
+        return super().start_link(arg, name="breaker")
+
+    def init(self, _arg):
+        return ("ok", "closed")
 
 
 class Session(gs.GenServer):
@@ -33,19 +42,6 @@ class Session(gs.GenServer):
                 return ("stop", "normal", session_id)
 
 
-def tree(strategy, children=(REGISTRY, BUFFERS)):
-    class Terminals(gs.Supervisor):
-        def init(self, arg):
-            return gs.supervise(list(children), strategy=strategy)
-    return Terminals
-
-
-def opener(restart):
-    def open_session(session_id):
-        return gs.DynamicSupervisor.start_child("buffers", gs.child_spec((Session, session_id), restart=restart))
-    return open_session
-
-
 class Unnamed(Session):
     """Forgets the via name: the session runs, but nobody finds it by its id."""
 
@@ -54,10 +50,35 @@ class Unnamed(Session):
         return gs.GenServer.start_link.__func__(cls, session_id)
 
 
-def namespace(**overrides):
-    ns = {"Session": Session, "Terminals": tree("rest_for_one"), "open_session": opener("transient")}
-    ns.update(overrides)
-    return ns
+def terminals(strategy, children=(REGISTRY, BUFFERS)):
+    class Terminals(gs.Supervisor):
+        @classmethod
+        def start_link(cls, arg=None):
+            return super().start_link(arg, name="terminals")
+
+        def init(self, arg):
+            return gs.supervise(list(children), strategy=strategy)
+    return Terminals
+
+
+def service(strategy, terminals_cls):
+    class Service(gs.Supervisor):
+        def init(self, arg):
+            return gs.supervise([Breaker, terminals_cls], strategy=strategy)
+    return Service
+
+
+def opener(restart, cls=Session):
+    def open_session(session_id):
+        return gs.DynamicSupervisor.start_child("buffers", gs.child_spec((cls, session_id), restart=restart))
+    return open_session
+
+
+def namespace(top="one_for_one", inner="rest_for_one", children=(REGISTRY, BUFFERS), restart="transient",
+              session=Session):
+    inner_cls = terminals(inner, children)
+    return {"Session": session, "Terminals": inner_cls, "Service": service(top, inner_cls),
+            "open_session": opener(restart, session)}
 
 
 def test_the_reference_solution_passes_every_check(capsys):
@@ -67,25 +88,27 @@ def test_the_reference_solution_passes_every_check(capsys):
     assert report.seconds < 1.0
 
 
-@pytest.mark.parametrize("overrides, failing, why", [
-    ({"Terminals": tree("one_for_one")}, [REGISTRY_CRASH],
+@pytest.mark.parametrize("mistake, failing, why", [
+    ({"inner": "one_for_one"}, [REGISTRY_CRASH],
      "why: the registry was killed and 'buffers' kept its process"),
-    ({"Terminals": tree("one_for_all")}, [BUFFERS_CRASH],
+    ({"inner": "one_for_all"}, [BUFFERS_CRASH],
      "why: the registry kept its process after 'buffers' crashed: got False, expected True"),
-    ({"Terminals": tree("rest_for_one", (BUFFERS, REGISTRY))}, [CHILDREN, REGISTRY_CRASH, BUFFERS_CRASH],
+    ({"children": (BUFFERS, REGISTRY)}, [CHILDREN, REGISTRY_CRASH, BUFFERS_CRASH],
      "why: Terminals' children, in start order: got ['buffers', 'sessions'], expected ['sessions', 'buffers']"),
-    ({"open_session": opener("permanent")}, [LOGOUT],
-     "why: the processes registered as 's1' after it logged out"),
-    ({"open_session": opener("temporary")}, [CRASH],
+    ({"top": "one_for_all"}, [BREAKER_CRASH],
+     "why: session 's1' kept its process after the breaker crashed: got False, expected True"),
+    ({"top": "rest_for_one"}, [BREAKER_CRASH],
+     "why: session 's1' kept its process after the breaker crashed: got False, expected True"),
+    ({"restart": "permanent"}, [TRANSIENT],
+     "why: the processes registered as 's2' after it logged out"),
+    ({"restart": "temporary"}, [TRANSIENT],
      "why: after s1 crashed, no process is registered as 's1'"),
-    ({"Session": Unnamed, "open_session": lambda sid: gs.DynamicSupervisor.start_child(
-        "buffers", gs.child_spec((Unnamed, sid), restart="transient"))},
-     [OPENS, CRASH, LOGOUT, REGISTRY_CRASH],
+    ({"session": Unnamed}, [OPENS, TRANSIENT, BREAKER_CRASH, REGISTRY_CRASH],
      "why: Registry.lookup('sessions', 's1') is [the pid open_session returned]: got False, expected True"),
 ])
-def test_a_plausible_mistake_fails_the_right_checks_with_their_hints(overrides, failing, why, capsys):
+def test_a_plausible_mistake_fails_the_right_checks_with_their_hints(mistake, failing, why, capsys):
     with pytest.raises(GradingFailed) as info:
-        gs.grading.check("11.1", namespace(**overrides))
+        gs.grading.check("11.1", namespace(**mistake))
     out = capsys.readouterr().out
     assert info.value.report.failed_titles() == failing
     for title in failing:
@@ -95,11 +118,11 @@ def test_a_plausible_mistake_fails_the_right_checks_with_their_hints(overrides, 
 
 
 def test_the_derived_stubs_fail_every_check_as_not_implemented(capsys):
-    class Terminals(gs.Supervisor):
+    class Service(gs.Supervisor):
         def init(self, arg):
-            raise NotImplementedError("return gs.supervise([the registry, the DynamicSupervisor], strategy=...)")
+            raise NotImplementedError("return gs.supervise([Breaker, Terminals], strategy=...)")
 
     with pytest.raises(GradingFailed) as info:
-        gs.grading.check("11.1", namespace(Terminals=Terminals))
+        gs.grading.check("11.1", {**namespace(), "Service": Service})
     assert info.value.report.passed == 0
-    assert capsys.readouterr().out.count("not implemented yet: return gs.supervise(") == 6
+    assert capsys.readouterr().out.count("not implemented yet: return gs.supervise([Breaker, Terminals]") == 6

@@ -1,11 +1,13 @@
 """Exercises of notebook 11, the capstone (``solutions/11_capstone.ipynb``).
 
-11.1 · Wire the terminals tree: ``Terminals``, a supervisor of the
-``sessions`` Registry and the ``buffers`` DynamicSupervisor, with the
-strategy their dependency asks for (``rest_for_one``, the registry first);
-``Session.start_link`` names a session through the registry, and
-``open_session`` starts one, transient, under ``buffers``. The checks prove
-the strategy with kills: the registry's crash must restart ``buffers``
+11.1 · Wire the service's tree, two levels as in the capstone: ``Service``
+(the breaker, then ``Terminals``) with the strategy for independent parts
+(``one_for_one``), and ``Terminals`` (the ``sessions`` Registry, then the
+``buffers`` DynamicSupervisor) with the strategy for a dependency
+(``rest_for_one``, the registry first); ``Session.start_link`` names a
+session through the registry, and ``open_session`` starts one, transient,
+under ``buffers``. The checks prove each strategy with kills: the breaker's
+crash must leave the sessions alone, the registry's must restart ``buffers``
 (whose sessions could not register anywhere), and the crash of ``buffers``
 must leave the registry alone. The registry is killed with no session
 open, so that a wrong strategy fails the same way on every run (with
@@ -23,22 +25,23 @@ __all__ = ["TREE"]
 
 _WAIT = 1.0
 
-TREE = Exercise("11.1", "Wire the terminals tree", notebook="11_capstone", stars=2, minutes=20,
-                names=["Session", "Terminals", "open_session"])
+TREE = Exercise("11.1", "Wire the service's tree", notebook="11_capstone", stars=2, minutes=25,
+                names=["Session", "Terminals", "Service", "open_session"])
 
 
 def _start(ns):
-    """Start the learner's Terminals, unlinked; a failed start is one sentence."""
-    cls = ns["Terminals"]
-    if not isinstance(cls, type) or not issubclass(cls, gs.Supervisor):
-        raise AssertionError(f"Terminals must be a gs.Supervisor subclass, got {cls!r}")
+    """Start the learner's Service, unlinked; a failed start is one sentence. Returns its pid."""
+    for name in ("Service", "Terminals"):
+        cls = ns[name]
+        if not isinstance(cls, type) or not issubclass(cls, gs.Supervisor):
+            raise AssertionError(f"{name} must be a gs.Supervisor subclass, got {cls!r}")
     try:
-        sup = cls.start(None, timeout=_WAIT)
+        sup = ns["Service"].start(None, timeout=_WAIT)
     except gs.StartError as e:
-        raise AssertionError(f"Terminals failed to start: {reason_text(e.reason)}") from e
-    for name in ("sessions", "buffers"):
+        raise AssertionError(f"Service failed to start: {reason_text(e.reason)}") from e
+    for name in ("breaker", "terminals", "sessions", "buffers"):
         if gs.whereis(name) is None:
-            raise AssertionError(f"Terminals started, but nothing is registered as {name!r}")
+            raise AssertionError(f"Service started, but nothing is registered as {name!r}")
     return sup
 
 
@@ -61,9 +64,9 @@ def _lookup(sid):
     return [pid for pid, _value in gs.Registry.lookup("sessions", sid)]
 
 
-def _kill(sup, child_id) -> None:
-    """Kill a child of ``sup`` by id and return once ``sup`` has handled it."""
-    gs.course.crash_child(sup, child_id, kill=True, timeout=_WAIT)
+def _kill(sup, child) -> None:
+    """Kill a child of ``sup`` (by id or pid) and return once ``sup`` has handled it."""
+    gs.course.crash_child(sup, child, kill=True, timeout=_WAIT)
 
 
 def _sessions_settled() -> None:
@@ -71,13 +74,14 @@ def _sessions_settled() -> None:
     gs.DynamicSupervisor.count_children("buffers")
 
 
-@TREE.check("Terminals starts the registry 'sessions', then the supervisor 'buffers'",
-            hint="init returns gs.supervise([(gs.Registry, {'keys': 'unique', 'name': 'sessions'}), "
-                 "(gs.DynamicSupervisor, {'name': 'buffers'})], strategy=...): the registry first, "
-                 "because the sessions register in it")
+@TREE.check("Service starts the breaker, then Terminals; Terminals the registry, then 'buffers'",
+            hint="Service's init returns gs.supervise([Breaker, Terminals], strategy=...); Terminals' returns "
+                 "gs.supervise([(gs.Registry, {'keys': 'unique', 'name': 'sessions'}), (gs.DynamicSupervisor, "
+                 "{'name': 'buffers'})], strategy=...): the registry first, since the sessions register in it")
 def _children(ns):
     sup = _start(ns)
-    expect(_ids(sup), ["sessions", "buffers"], "Terminals' children, in start order")
+    expect(_ids(sup), ["Breaker", "Terminals"], "Service's children, in start order")
+    expect(_ids("terminals"), ["sessions", "buffers"], "Terminals' children, in start order")
     expect(gs.info(gs.whereis("sessions"))["behaviour"], "Registry", "what runs as 'sessions'")
     expect(gs.info(gs.whereis("buffers"))["behaviour"], "DynamicSupervisor", "what runs as 'buffers'")
 
@@ -97,10 +101,10 @@ def _opens(ns):
     expect(set(pids.values()) <= children, True, "the sessions are children of 'buffers'")
 
 
-@TREE.check("a session that crashes comes back under the same id; the others keep running",
-            hint="a crashed child is restarted when its restart type is 'permanent' or 'transient', "
-                 "never 'temporary'")
-def _crash_restarts(ns):
+@TREE.check("sessions are transient: a crash brings one back under its id, a logout closes it",
+            hint="open it with gs.child_spec((Session, session_id), restart='transient'): a crash is "
+                 "restarted, a normal exit is not")
+def _transient(ns):
     _start(ns)
     s1, s2 = _open(ns, "s1"), _open(ns, "s2")
     _kill("buffers", s1)
@@ -110,30 +114,34 @@ def _crash_restarts(ns):
                              "restart it")
     expect(now[0] is not s1, True, "s1 is a new process after its crash")
     expect(_lookup("s2") == [s2], True, "s2 kept its process")
-
-
-@TREE.check("a session that logs out stays closed",
-            hint="open it with restart='transient' (gs.child_spec((Session, session_id), restart="
-                 "'transient')): a normal exit is then not restarted")
-def _logout(ns):
-    _start(ns)
-    s1 = _open(ns, "s1")
-    ref = gs.monitor(s1)
-    cast(("via", gs.Registry, ("sessions", "s1")), "logout")
+    ref = gs.monitor(s2)
+    cast(("via", gs.Registry, ("sessions", "s2")), "logout")
     gs.receive(lambda m: type(m) is tuple and m[:2] == ("DOWN", ref), timeout=_WAIT)
     _sessions_settled()
-    expect(_lookup("s1"), [], "the processes registered as 's1' after it logged out")
-    expect(gs.DynamicSupervisor.count_children("buffers")["active"], 0,
-           "sessions running under 'buffers' after the only one logged out")
+    expect(_lookup("s2"), [], "the processes registered as 's2' after it logged out")
+
+
+@TREE.check("a crash of the breaker restarts the breaker only: every session keeps its process",
+            hint="Service's strategy: the breaker and Terminals do not depend on each other's processes "
+                 "(sessions find the breaker by name), so one_for_one")
+def _breaker_crash(ns):
+    sup = _start(ns)
+    pids = {sid: _open(ns, sid) for sid in ("s1", "s2")}
+    breaker = gs.whereis("breaker")
+    _kill(sup, breaker)
+    if gs.whereis("breaker") in (None, breaker):
+        raise AssertionError("the breaker was killed and Service did not start a new one")
+    for sid, pid in pids.items():
+        expect(_lookup(sid) == [pid], True, f"session {sid!r} kept its process after the breaker crashed")
 
 
 @TREE.check("a crash of the registry restarts 'buffers' after it, and sessions open again",
-            hint="strategy='rest_for_one' with the registry first: a crash restarts the child and every "
-                 "child started after it")
+            hint="Terminals' strategy: 'rest_for_one' with the registry first restarts a crashed child and "
+                 "every child started after it")
 def _registry_crash(ns):
-    sup = _start(ns)
+    _start(ns)
     buffers = gs.whereis("buffers")
-    _kill(sup, "sessions")
+    _kill("terminals", "sessions")
     if gs.whereis("buffers") is buffers:
         raise AssertionError("the registry was killed and 'buffers' kept its process: the sessions in it "
                              "died with the registry, and their restarts would find no registry")
@@ -142,11 +150,11 @@ def _registry_crash(ns):
 
 
 @TREE.check("a crash of 'buffers' leaves the registry running",
-            hint="not one_for_all: the registry does not depend on 'buffers', so it must keep its process "
-                 "when 'buffers' restarts")
+            hint="Terminals' strategy is not one_for_all: the registry does not depend on 'buffers', so it "
+                 "must keep its process when 'buffers' restarts")
 def _buffers_crash(ns):
-    sup = _start(ns)
+    _start(ns)
     registry = gs.whereis("sessions")
-    _kill(sup, "buffers")
+    _kill("terminals", "buffers")
     expect(gs.whereis("sessions") is registry, True, "the registry kept its process after 'buffers' crashed")
     expect(gs.whereis("buffers") is not None, True, "'buffers' runs again")
