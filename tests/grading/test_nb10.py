@@ -172,7 +172,7 @@ def test_the_reference_solution_passes_every_check(capsys):
      "why: a second client's checkout was answered with w1 while every worker was checked out: "
      "it must wait for a checkin"),
     (ForgetsTheQueue, [WAITS, OLDEST_FIRST, CRASHED_HOLDER],
-     "why: the waiting client, after w1 was checked in got no worker within 0.5 s"),
+     "why: the waiting client, after w1 was checked in, got no worker within 0.5 s"),
     (NoClientMonitor, [CRASHED_HOLDER, DEAD_WAITER],
      "why: a client waiting when the holder crashed got no worker within 0.5 s"),
     (NewestFirst, [OLDEST_FIRST],

@@ -148,7 +148,7 @@ def _waits_for_checkin(ns):
     client = run.client()
     run.waits(client, "a second client's checkout")
     run.checkin("w1")
-    expect(run.got(client, "the waiting client, after w1 was checked in"), "w1", "the waiting client's worker")
+    expect(run.got(client, "the waiting client, after w1 was checked in,"), "w1", "the waiting client's worker")
 
 
 @POOL.check("waiting clients get workers in the order they asked, oldest first",
