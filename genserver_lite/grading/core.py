@@ -368,7 +368,13 @@ def _causes(exc: BaseException):
         seen.add(id(e))
         yield e
         if isinstance(e, (Exit, StartError)):
-            todo.append(e.reason)
+            reasons = [e.reason]
+            while reasons:          # an exit reason may wrap the cause in tuples: ("code_change_failed", e)
+                r = reasons.pop()
+                if type(r) is tuple:
+                    reasons += list(r)
+                else:
+                    todo.append(r)
         todo += [e.__cause__, e.__context__]
 
 

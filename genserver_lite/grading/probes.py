@@ -57,7 +57,8 @@ def call(server, request, timeout: float = TIMEOUT):
         return gen.call(server, request, timeout=timeout)
     except CallTimeout as e:
         raise AssertionError(f"call {request!r} got no reply within {timeout:g} s (does handle_call "
-                             f"return ('reply', value, state)?)") from e
+                             f"return ('reply', value, state), or, for a deferred reply, does "
+                             f"someone call gs.reply(from_, value)?)") from e
     except NoProc as e:
         raise AssertionError(f"call {request!r}: the server is not alive (did an earlier message "
                              f"crash it?)") from e
