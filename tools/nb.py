@@ -254,7 +254,7 @@ def run(paths: list[pathlib.Path], out_dir: pathlib.Path) -> bool:
         except Exception as e:  # noqa: BLE001 - the table reports it
             status = f"error: {type(e).__name__}: {str(e).splitlines()[0][:80] if str(e) else ''}"
             ok_all = False
-        rows.append((p.relative_to(ROOT), time.monotonic() - t0, status))
+        rows.append((p.relative_to(ROOT) if p.is_relative_to(ROOT) else p, time.monotonic() - t0, status))
     width = max(len(str(r[0])) for r in rows)
     print(f"{'notebook':{width}}  seconds  result")
     for name, secs, status in rows:
