@@ -25,7 +25,7 @@ from queue import Empty
 from . import _kernel as k
 from ._kernel import Pid, Ref, check_alive, check_timeout, current, deliver, resolve
 from .errors import CallTimeout, Exit, NoProc, ReceiveTimeout, StartError
-from .process import demonitor_process, drop, monitor_process, receive, spawn_process, unlink
+from .process import demonitor_process, drop, monitor_process, pull, receive, spawn_process, unlink
 from .process import exit as exit_signal
 
 __all__ = ["start", "call", "cast", "reply", "stop"]
@@ -137,14 +137,21 @@ def start(body, args=(), *, name=None, timeout: float | None = 5.0, link: bool =
         return type(m) is tuple and ((len(m) == 3 and m[0] == "$ack" and m[1] is tag)
                                      or (len(m) == 5 and m[0] == "DOWN" and m[1] is mref))
     me = current()
-    try:
-        m = receive(is_answer, timeout)
-    except ReceiveTimeout:
+
+    def give_up():      # as OTP on a start timeout: kill the child, leave nothing of it behind
         unlink(pid)
         exit_signal(pid, "kill")
         demonitor_process(me, mref)
         drop(me, lambda m: is_answer(m) or _is_exit_from(m, pid))
+    try:
+        m = receive(is_answer, timeout)
+    except ReceiveTimeout:
+        give_up()
         raise StartError("timeout", f"init of {label or pid!r} did not finish within {timeout} s") from None
+    except BaseException:
+        if me.alive:    # Ctrl-C in the notebook while init runs: the start is abandoned, as on a timeout
+            give_up()
+        raise
     if m[0] == "DOWN":
         raise StartError(m[4], f"{label or pid!r} exited during init with reason {m[4]!r}")
     if not demonitor_process(me, mref):
@@ -196,6 +203,7 @@ def request(server, tag: str, req, timeout: float | None, kind: str = "call"):
     aliases[ref] = True
     q = me.q
     saved = me.saved
+    held = me.shell     # Ctrl-C may interrupt a shell: its messages wait in `saved` until taken
     msg = (tag, (me.pid, ref), req)
     left = timeout
     t0 = time.monotonic()
@@ -204,10 +212,13 @@ def request(server, tag: str, req, timeout: float | None, kind: str = "call"):
         deliver(me.pid, p, msg, kind)
         while True:
             if left is None:
-                m = q.get()
+                m = pull(q, saved, True, None) if held else q.get()
             else:
                 try:
-                    m = q.get(timeout=left) if left > 0 else q.get_nowait()
+                    if held:
+                        m = pull(q, saved, left > 0, left if left > 0 else None)
+                    else:
+                        m = q.get(timeout=left) if left > 0 else q.get_nowait()
                 except Empty:
                     if aliases.pop(ref, None) is not None:   # no reply was sent: none will be
                         if k._tracer is not None:
@@ -218,6 +229,8 @@ def request(server, tag: str, req, timeout: float | None, kind: str = "call"):
             if m.__class__ is tuple:
                 if m[0] is ref and len(m) == 2:
                     done = True
+                    if held:
+                        del saved[-1]
                     if not k.remove_call_monitor(me, p, ref):
                         drop(me, lambda d: _is_down(d, ref))
                     if k._tracer is not None:
@@ -225,6 +238,8 @@ def request(server, tag: str, req, timeout: float | None, kind: str = "call"):
                     return m[1]
                 if len(m) == 5 and m[1] is ref and m[0] == "DOWN":
                     done = True
+                    if held:
+                        del saved[-1]
                     aliases.pop(ref, None)
                     reason = m[4]
                     if k._is(reason, "noproc"):
@@ -232,9 +247,12 @@ def request(server, tag: str, req, timeout: float | None, kind: str = "call"):
                     raise Exit(reason, f"{server!r} exited with reason {reason!r} during the {kind} "
                                        f"{req!r}")
             elif m is k._WAKE:
+                if held:
+                    del saved[-1]
                 check_alive(me)
                 continue
-            saved.append(m)
+            if not held:
+                saved.append(m)
             if left is not None:
                 left = timeout - (time.monotonic() - t0)
     finally:
@@ -339,10 +357,12 @@ def stop(server, reason="normal", timeout: float | None = None) -> None:
     deliver(me.pid, p, ("$system", None, ("terminate", reason)), "system")
     try:
         m = receive(lambda m: _is_down(m, ref), timeout)
-    except ReceiveTimeout:
+    except BaseException as e:  # the timeout, or Ctrl-C: the server still stops; its DOWN is not left behind
         demonitor_process(me, ref)
         drop(me, lambda d: _is_down(d, ref))
-        raise CallTimeout(server, timeout, f"{server!r} did not stop within {timeout} s") from None
+        if isinstance(e, ReceiveTimeout):
+            raise CallTimeout(server, timeout, f"{server!r} did not stop within {timeout} s") from None
+        raise
     got = m[4]
     if k._is(got, "noproc"):
         raise NoProc(server, f"stop of {server!r} failed: it was not alive")

@@ -113,8 +113,24 @@ def spawn_process(fn, args=(), *, link: bool = False, monitor_ref: Ref | None = 
                 k._tracer("link", me.pid, proc.pid, None)
             if monitor_ref is not None:
                 k._tracer("monitor", me.pid, proc.pid, monitor_ref)
-    thread.start()
+    try:
+        thread.start()      # waits for the new thread to signal that it runs
+    except BaseException:
+        _abandon(me, proc, monitor_ref)
+        raise
     return proc.pid
+
+
+def _abandon(me: k.Process, proc: k.Process, monitor_ref) -> None:
+    """Undo a spawn interrupted by Ctrl-C: no one will hold the pid, so the process is killed,
+    with no link EXIT and no DOWN for the caller (its link and monitor go first)."""
+    with k._lock:
+        me.links.discard(proc)
+        proc.links.discard(me)
+        if monitor_ref is not None:
+            proc.monitors.pop(monitor_ref, None)
+            me.monitoring.pop(monitor_ref, None)
+        k.kill_all(deque([(proc, "killed")]))
 
 
 def spawn(fn, *args) -> Pid:
@@ -205,38 +221,58 @@ def take(me: k.Process, match, timeout, peer=None):
                 return _got(me, peer, m)
     deadline = None if timeout is None else time.monotonic() + timeout
     q = me.q
+    held = me.shell     # a shell's message waits in `saved` until taken: see pull()
     # a suspended GenServer waits here for system messages: it stays "suspended" meanwhile
     waiting, running = ("suspended",) * 2 if me.status == "suspended" else ("waiting", "running")
     while True:
         try:
             if deadline is None:
                 me.status = waiting
-                m = q.get()
+                m = pull(q, saved, True, None) if held else q.get()
             else:
                 left = deadline - time.monotonic()
                 if left > 0:
                     me.status = waiting
-                    m = q.get(timeout=left)
+                    m = pull(q, saved, True, left) if held else q.get(timeout=left)
                 else:
-                    m = q.get_nowait()
+                    m = pull(q, saved, False, None) if held else q.get_nowait()
         except Empty:
             raise ReceiveTimeout(f"no {'matching ' if match else ''}message arrived "
                                  f"within {timeout} s") from None
         finally:
             me.status = running
         if m is k._WAKE:
+            if held:
+                del saved[-1]
             check_alive(me)
             continue
-        if match is None:
-            return _got(me, peer, m)
         try:
-            ok = match(m)
+            ok = match is None or match(m)
         except BaseException:
-            saved.append(m)
+            if not held:
+                saved.append(m)
             raise
         if ok:
+            if held:
+                del saved[-1]
             return _got(me, peer, m)
-        saved.append(m)
+        if not held:
+            saved.append(m)
+
+
+def pull(q, saved, block: bool, timeout):
+    """Move the next message from the queue to the end of ``saved`` and return it.
+
+    The move happens in C (``deque.extend`` over ``map``), with no bytecode
+    between taking the message and storing it, so a KeyboardInterrupt (a
+    SIGINT, which Python raises in the main thread at its next bytecode) can
+    land before or after the move but never drop the message in between.
+    Shells use it: the notebook's thread is the one that gets Ctrl-C.
+    Process threads take the faster ``q.get()``: the only asynchronous
+    exception they get is a kill, after which their mailbox no longer matters.
+    """
+    saved.extend(map(q.get, (block,), (timeout,)))
+    return saved[-1]
 
 
 def _got(me: k.Process, peer, m):

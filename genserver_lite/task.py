@@ -70,11 +70,17 @@ class Task:
             CallTimeout: no result in time. Elixir would exit the caller here;
                 this raises instead, and removes the monitor and the reply alias
                 so nothing from the task is left in the mailbox. The task runs on.
+                A KeyboardInterrupt (Ctrl-C) during the wait does the same.
             RuntimeError: the caller is not the task's owner.
         """
         me = _owner_check(task, "await_")
         check_timeout(timeout)
-        m = _wait(me, task, timeout)
+        try:
+            m = _wait(me, task, timeout)
+        except BaseException:
+            if me.alive:        # Ctrl-C in the notebook: give the task up, as a timeout does
+                _forget(me, task)
+            raise
         if m is None:
             _forget(me, task)
             raise CallTimeout(task.pid, timeout, f"task {task.pid!r} did not finish within {timeout} s")
