@@ -227,7 +227,7 @@ def request(server, tag: str, req, timeout: float | None, kind: str = "call"):
                     left = _GRACE    # the server took the alias: its reply is on its way
                     continue
             if m.__class__ is tuple:
-                if m[0] is ref and len(m) == 2:
+                if len(m) == 2 and m[0] is ref:     # (length first: an empty tuple may be queued too)
                     done = True
                     if held:
                         del saved[-1]
