@@ -206,8 +206,14 @@ def test_panel_listener_dies_with_reset_and_with_its_supervisor():
     wait_until(lambda: not gs.alive(listener), 2.0)
     assert "supervisor exited (shutdown)" in panel.banner
     panel2 = SupervisorPanel(Supervisor.start([sc.A]))
+    listener2 = panel2.listener
     gs.reset()                                      # conftest fails the test if a thread leaks
-    assert not gs.alive(panel2.listener)
+    assert not gs.alive(listener2)
+    assert "no longer live" in panel2.banner        # it says so, and its buttons are off
+    buttons = [w for row in panel2.children for w in getattr(row, "children", ()) if hasattr(w, "on_click")]
+    assert buttons and all(b.disabled for b in buttons)
+    panel2.kill(None, sc.A)                         # a click on a stopped panel explains itself
+    assert "no longer live" in panel2.banner
 
 
 def test_stepper_moves_the_highlight_through_the_events():

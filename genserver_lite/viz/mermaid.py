@@ -36,11 +36,13 @@ _RESERVED = {"end", "loop", "alt", "else", "opt", "par", "and", "rect", "note", 
              "classdef", "style", "click", "call", "href", "default", "linkstyle"}
 
 _ESCAPES = {";": "#59;", "#": "#35;", "<": "#lt;", ">": "#gt;", "%": "#37;", '"': "#quot;"}
-_ESC_RE = re.compile(r"#(?=\w+;)|[;<>\"]|%(?=%)")
+_ESC_RE = re.compile(r"[#;<>\"]|%(?=%)")
 
 
 def escape(text: str) -> str:
-    """Text made safe inside a Mermaid label: ``;``, ``<``, ``>``, quotes and ``#x;`` look-alikes as entities."""
+    """Text made safe inside a Mermaid label: ``#`` (a sequence diagram reads a bare ``#`` as the
+    start of a comment, so ``Stack#1`` would show as ``Stack``), ``;``, ``<``, ``>`` and quotes, as
+    Mermaid's ``#code;`` entities."""
     return _ESC_RE.sub(lambda m: _ESCAPES[m.group(0)], " ".join(str(text).split()))
 
 

@@ -22,9 +22,11 @@ values are set from the listener's thread, which ipykernel allows.
 from __future__ import annotations
 
 import html
+import weakref
 
 import ipywidgets as W
 
+from .. import _kernel as k
 from .. import process
 from .._kernel import Pid
 from ..errors import Exit, ReceiveTimeout
@@ -38,6 +40,17 @@ from .tree import snapshot
 __all__ = ["SupervisorPanel", "TraceStepper", "describe_step"]
 
 _STOP = ("$panel_stop",)
+_PANELS: "weakref.WeakSet[SupervisorPanel]" = weakref.WeakSet()   # panels still live
+
+
+def _on_reset() -> None:
+    """gs.reset() killed every listener: say so on each panel and turn its buttons off."""
+    for panel in list(_PANELS):
+        panel._stopped("gs.reset() stopped every process: this panel is no longer live "
+                       "(start the supervisor again and make a new panel)")
+
+
+k._reset_hooks.append(_on_reset)
 
 
 class SupervisorPanel(W.VBox):
@@ -63,6 +76,7 @@ class SupervisorPanel(W.VBox):
         self._render()
         self.listener = process.spawn(self._listen)
         untraced(self.listener)     # its describe calls stay out of the lesson's traces
+        _PANELS.add(self)
 
     # -- the listener process ------------------------------------------------------------
 
@@ -88,6 +102,7 @@ class SupervisorPanel(W.VBox):
                     self.banner = f"the supervisor exited ({reason_text(msg[4])}): panel stopped"
                     for key, row in self.rows.items():
                         row["status"] = "terminated"
+                    _PANELS.discard(self)
                     self._render(live=False)
                     return
                 if type(msg) is tuple and len(msg) == 3 and msg[0] == "supervisor_event":
@@ -209,8 +224,25 @@ class SupervisorPanel(W.VBox):
                         return c["pid"]
         return None
 
+    def _live(self) -> bool:
+        """Whether the panel still follows its supervisor; if not, say so instead of acting."""
+        if self.listener is not None and self.listener._proc.alive:
+            return True
+        self._stopped(self.banner if "panel stopped" in self.banner or "no longer live" in self.banner
+                      else "this panel is no longer live: make a new one")
+        return False
+
+    def _stopped(self, text: str) -> None:
+        """Show the last view with its buttons off, and why."""
+        _PANELS.discard(self)
+        self.listener = None
+        self.banner = text
+        self._render(live=False)
+
     def kill(self, sup, cid) -> None:
         """Kill a child from outside (``gs.exit(pid, "kill")``), as the kill button does."""
+        if not self._live():
+            return
         pid = self._current_pid(sup, cid)
         if pid is None:
             self._say(f"{child_id_text(cid)} is not running")
@@ -220,6 +252,8 @@ class SupervisorPanel(W.VBox):
     def crash(self, sup, cid, reason="crashed from the panel") -> None:
         """Crash a child inside its handler (``gs.testing.crash``), as the crash button does."""
         from ..testing import crash
+        if not self._live():
+            return
         pid = self._current_pid(sup, cid)
         if pid is None:
             self._say(f"{child_id_text(cid)} is not running")
@@ -235,6 +269,7 @@ class SupervisorPanel(W.VBox):
 
     def close(self) -> None:
         """Stop the listener process and close the widgets."""
+        _PANELS.discard(self)
         pid, self.listener = self.listener, None
         if pid is not None and pid._proc.alive:
             ref = process.monitor(pid)
@@ -312,7 +347,7 @@ class TraceStepper(W.VBox):
         self.play = W.Play(value=1, min=1, max=n, interval=interval_ms, description="play")
         W.jslink((self.play, "value"), (self.slider, "value"))
         self.caption = W.HTML()
-        self.image = W.Image(format="png")
+        self.image = W.Image(format="png", layout=W.Layout(align_self="flex-start"))   # its own size, not stretched
         self.slider.observe(self._show, names="value")
         self.children = (W.HBox([self.play, self.slider]), self.caption, self.image)
         self._show()

@@ -8,9 +8,9 @@ the ipywidgets views render (none stuck on "Loading widget...", none saying
 sequence diagram, and a SupervisorPanel's **kill** button restarts the child,
 which the page shows. Screenshots go to ``build/screenshots/``.
 
-Two tests are strict xfails: they state what a learner should see and fail
-today because of the notebooks (see their reasons); once the notebooks are
-fixed they pass, strict xfail turns that into a failure, and the marker must go.
+Some tests pin rendering bugs these tests found and that were fixed: panels
+that fit a laptop screen, '#' kept in Mermaid names, a stepper picture at its
+own size, and the gallery's panel still shown after Run All.
 """
 
 from __future__ import annotations
@@ -109,11 +109,6 @@ def supervision(open_notebook, lab, process_watch):
         close_pages([nb], lab, process_watch)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "06_supervision.ipynb, the cell `widgets.HBox([gs.viz.SupervisorPanel(sups[s]) for s in strategies])`: "
-    "three panels side by side need about 1480 px of output width (a window about 1900 px wide with the "
-    "file browser open); in a 1440x900 window the 'kill' buttons shrink to 20 px ('ki') and "
-    "'crash in handler' to a 20 px sliver"))
 def test_supervision_panels_fit_a_laptop_screen(supervision):
     nb = supervision
     at = nb.index_of("gs.viz.SupervisorPanel(")
@@ -201,8 +196,18 @@ def _mermaid_source_before(nb: NotebookPage, index: int) -> str:
     raise AssertionError(f"{nb.name}: no printed Mermaid text above cell {index} to compare the diagram with")
 
 
+_ENTITIES = {"lt": "<", "gt": ">", "quot": '"', "amp": "&"}
+
+
+def _unescape(text: str) -> str:
+    """Mermaid's ``#35;`` / ``#lt;`` entities as the characters the diagram shows."""
+    return re.sub(r"#(\d+|[a-z]+);",
+                  lambda m: chr(int(m.group(1))) if m.group(1).isdigit() else _ENTITIES.get(m.group(1), m.group(0)),
+                  text)
+
+
 def _mermaid_labels(source: str) -> list[str]:
-    """The participants' names, the messages' labels and the notes' texts of a sequenceDiagram."""
+    """The participants' names, the messages' labels and the notes' texts of a sequenceDiagram, as drawn."""
     labels = []
     for line in source.splitlines()[1:]:
         line = line.strip()
@@ -212,7 +217,7 @@ def _mermaid_labels(source: str) -> list[str]:
             labels.append(m.group(1))
         elif m := re.fullmatch(r"Note (?:over|left of|right of) [^:]+:\s*(.+)", line):
             labels.append(m.group(1))
-    return labels
+    return [_unescape(label) for label in labels]
 
 
 def _mermaid_cells(nb: NotebookPage) -> list[int]:
@@ -237,17 +242,11 @@ def test_gallery_draws_a_trace_as_a_mermaid_sequence_diagram(gallery):
         missing, labels, drawn = _mermaid_missing(nb, i)
         assert drawn["prefix"] == "data:image/svg+xml" and drawn["root"] == "svg" and not drawn["parseError"], drawn
         assert drawn["role"] == "sequence", f"cell {i}: not a sequence diagram: {drawn['role']!r}"
-        # Every participant, message and note is drawn (those with a '#': see the xfail below).
-        missing = [label for label in missing if "#" not in label]
+        # Every participant, message and note is drawn, '#' and all.
         assert not missing, f"cell {i}: the diagram lacks {missing}; it shows {drawn['texts']}"
     nb.shot(nb.cell(cells[0]).locator(".jp-OutputArea"), "mermaid")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "genserver_lite/viz/mermaid.py escape() leaves a bare '#' (it escapes only '#x;' look-alikes), and "
-    "Mermaid's sequenceDiagram lexer takes '#' as the start of a comment: 'participant Stack_1 as "
-    "Stack#1' is drawn 'Stack', the note 'spawn_link Stack#1' as 'spawn_link Stack'. Writing '#' "
-    "as '#35;' draws 'Stack#1' (checked in this JupyterLab)"))
 def test_gallery_mermaid_keeps_the_hash_in_process_names(gallery):
     nb = gallery
     hashed = []
@@ -288,10 +287,6 @@ def test_gallery_trace_stepper_renders_and_steps(gallery):
     assert not nb.console_errors, f"errors in the browser's console: {nb.console_errors}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "genserver_lite/viz/widgets.py TraceStepper: its W.Image is a child of a VBox (a flex column whose "
-    "items stretch), so the 630x392 PNG is drawn 1484x923 in a 1920-px window: 2.4x upscaled and "
-    "blurry, where the same diagram from sequence_diagram() shows at its own size"))
 def test_gallery_trace_stepper_image_is_not_stretched(gallery):
     nb = gallery
     image = nb.widget_views(nb.index_of("gs.viz.TraceStepper(")).locator("img.widget-image")
@@ -300,10 +295,6 @@ def test_gallery_trace_stepper_image_is_not_stretched(gallery):
     assert shown <= natural * 1.25, f"the stepper's {natural}-px-wide picture is drawn {shown} px wide"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "12_gallery.ipynb's last code cell runs `panel.close()`, which closes the SupervisorPanel's "
-    "widgets: after Run All the panel cell's output is empty (ipywidgets hides a closed view), "
-    "so a learner who runs the whole gallery never sees the panel"))
 def test_gallery_supervisor_panel_is_shown_after_run_all(gallery):
     nb = gallery
     at = nb.index_of("gs.viz.SupervisorPanel(")
