@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 from . import _kernel as k
@@ -120,8 +121,17 @@ def crash(server, reason="injected crash") -> None:
     ``reason`` (an exception is raised as itself; anything else as
     ``gs.Exit(reason)``). It is a system message, so it queues behind the
     messages already sent. Returns once the server has taken it.
+
+    Raises:
+        NoProc: no such server.
+        TypeError: the process is not a GenServer (a plain process or a
+            Task would take the crash request as an ordinary message).
     """
-    from .gen import request
+    from .gen import _target, request
+    p = _target(server, "crash")
+    if p.behaviour in (None, "Task"):
+        raise TypeError(f"gs.testing.crash needs a GenServer (or a supervisor or registry); {server!r} "
+                        f"is a plain process running {p.label!r}: use gs.exit(pid, reason) to end it")
     request(server, "$system", ("crash", reason), 5.0, "system")
 
 
@@ -145,6 +155,10 @@ class FakeClock:
     fake = True
 
     def __init__(self, start: float = 0.0):
+        if isinstance(start, bool) or not isinstance(start, (int, float)):
+            raise TypeError(f"FakeClock(start=...) must be a number of seconds, got {start!r}")
+        if not math.isfinite(start):
+            raise ValueError(f"FakeClock(start=...) must be a finite number of seconds, got {start!r}")
         self._now = float(start)
         self._old = None
 
