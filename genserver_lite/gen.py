@@ -25,12 +25,13 @@ from queue import Empty
 from . import _kernel as k
 from ._kernel import Pid, Ref, check_alive, check_timeout, current, deliver, resolve
 from .errors import CallTimeout, Exit, NoProc, ReceiveTimeout, StartError
-from .process import demonitor_process, drop, monitor_process, pull, receive, spawn_process, unlink
+from .process import demonitor_process, drop, monitor_process, receive, spawn_process, unlink
 from .process import exit as exit_signal
 
 __all__ = ["start", "call", "cast", "reply", "stop"]
 
 _GRACE = 1.0   # how long a timed-out caller still waits for a reply already on its way
+_TRUE, _NONE = (True,), (None,)     # q.get's arguments, for map()
 
 
 def check_name(name) -> None:
@@ -212,11 +213,16 @@ def request(server, tag: str, req, timeout: float | None, kind: str = "call"):
         deliver(me.pid, p, msg, kind)
         while True:
             if left is None:
-                m = pull(q, saved, True, None) if held else q.get()
+                if held:
+                    saved.extend(map(q.get, _TRUE, _NONE))    # into `saved` in C: see process.pull
+                    m = saved[-1]
+                else:
+                    m = q.get()
             else:
                 try:
                     if held:
-                        m = pull(q, saved, left > 0, left if left > 0 else None)
+                        saved.extend(map(q.get, (left > 0,), (left,)))
+                        m = saved[-1]
                     else:
                         m = q.get(timeout=left) if left > 0 else q.get_nowait()
                 except Empty:
@@ -314,9 +320,10 @@ def reply(from_, value) -> None:
 
 
 def send_reply(sender: Pid, from_, value) -> None:
-    """Deliver a reply if its caller still waits for it (the alias check)."""
+    """Deliver a reply if its caller still waits for it (the alias check) and the sender is alive
+    (a process whose kill Python lost in a GC callback runs on for a moment: it answers no one)."""
     caller = from_[0]._proc
-    if caller.aliases.pop(from_[1], None) is not None:
+    if sender._proc.alive and caller.aliases.pop(from_[1], None) is not None:
         deliver(sender, caller, (from_[1], value), "reply")
     elif k._tracer is not None:
         trace_dropped_reply(sender, from_, value)

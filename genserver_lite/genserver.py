@@ -230,7 +230,7 @@ class _Server:
                 self.system(take(me, _is_system, None, me.pid))
                 continue
             msg = saved.popleft() if saved else q.get()
-            if msg is WAKE:
+            if msg is WAKE or not me.alive:     # killed, even if Python lost the kill's exception
                 check_alive(me)
                 continue
             if k._tracer is not None:
@@ -256,7 +256,7 @@ class _Server:
                     if r.__class__ is tuple and len(r) == 3 and r[0] == "reply":
                         self.state = r[2]     # reply last: the caller runs once we block again
                         caller = from_[0]._proc
-                        if caller.aliases.pop(from_[1], None) is not None and caller.alive:
+                        if me.alive and caller.aliases.pop(from_[1], None) is not None and caller.alive:
                             answer = (from_[1], r[1])
                             if k._tracer is not None:     # before the put: send precedes receive
                                 k._tracer("send", me.pid, caller.pid, (answer, "reply"))

@@ -381,3 +381,58 @@ def test_stopping_a_tree_of_stubborn_children_takes_their_shutdown_times_not_for
     record_property("stop_dynamic_8_stubborn_s", round(took_dynamic, 3))
     print(f"\nstubborn trees: static (3 x {SHUTDOWN} s, in turn) stopped in {took_static:.3f} s; "
           f"dynamic (8 x {SHUTDOWN} s, at once) in {took_dynamic:.3f} s")
+
+
+# == a kill that Python lost ====================================================================================
+
+class Backlog(gs.GenServer):
+    """Records every request it handles; "first" blocks in a C-level wait until the test releases it."""
+
+    def init(self, arg):
+        return ("ok", arg)
+
+    def handle_call(self, request, from_, state):
+        release, handled = state
+        handled.append(request)
+        if request == "first":
+            release.wait(LONG)
+        return ("reply", request, state)
+
+    def handle_cast(self, request, state):
+        state[1].append(request)
+        return ("noreply", state)
+
+
+def test_a_server_whose_kill_was_swallowed_handles_and_answers_nothing_more():
+    """A kill is an asynchronous exception, and Python drops one that lands in a garbage-collector
+    callback (the soak sees it: "Exception ignored in: WeakSet._remove ... Killed"). The process is
+    dead to everyone, but its thread runs on. It must not go on to handle its backlog or send
+    replies: as far as anyone can tell, it died when it was killed."""
+    me = gs.self()
+    release, handled = threading.Event(), []
+    pid = Backlog.start((release, handled))
+
+    def caller(request):
+        try:
+            gs.send(me, ("answer", request, gs.call(pid, request, None)))
+        except gs.Exit as e:
+            gs.send(me, ("exit", request, e.reason))
+        gs.receive(lambda m: m == "check")
+        gs.send(me, ("left", request, gs.flush()))
+    callers = {r: gs.spawn(caller, r) for r in ["first"]}
+    wait_until(lambda: handled == ["first"], LONG)
+    callers["second"] = gs.spawn(caller, "second")
+    gs.cast(pid, "third")
+    wait_until(lambda: gs.info(pid)["message_queue_len"] == 2, LONG)
+    thread = pid._proc.thread
+    pid._proc.interruptible = False      # so the kill below is not delivered to the thread: as if Python lost it
+    gs.exit(pid, "kill")
+    for r in callers:
+        assert_receive(("exit", r, "killed"), LONG)
+    release.set()
+    thread.join(LONG)
+    assert not thread.is_alive()
+    assert handled == ["first"]          # neither the queued call nor the cast was handled
+    for r, c in callers.items():
+        gs.send(c, "check")
+        assert_receive(("left", r, []), LONG)     # and no late reply reached a caller
