@@ -14,10 +14,10 @@ OTP's promise, checked for SOAK_SECONDS of load (``pytest -s`` prints the figure
   echoes. (A crash loses its incarnation's state, legitimately, so the
   comparison is per pid, never across restarts.);
 * every crash is contained, visible and repaired: the one_for_one
-  supervisor's restart count equals the crashes injected under it, each
-  crash is logged once, nothing escalates to the top, no restart fails
-  (via names in a Registry are free again at once), and at the end every
-  worker answers;
+  supervisor's restart count equals the crashes injected under it, and so
+  does its count of crash reports; nothing escalates to the top, no restart
+  fails (via names in a Registry are free again at once), and at the end
+  every worker answers;
 * no thread outlives the tree, and no client is left with an alias, a
   monitor or a stray message.
 
@@ -122,7 +122,10 @@ class CountCrashReports(logging.Handler):
 
     def emit(self, record):
         msg = record.getMessage()
-        self.reports["crash" if " terminating\n" in msg and "InjectedCrash" in msg else "other"] += 1
+        if " terminating\n" in msg and "InjectedCrash" in msg:
+            self.reports["crash a" if "injected into soak-a" in msg else "crash b"] += 1
+        else:
+            self.reports["other"] += 1
 
 
 class Client:
@@ -258,7 +261,8 @@ def test_soak_a_tree_under_calls_casts_and_injected_crashes(record_property):
         "casts": stats["casts"], "casts_verified": stats["casts verified"],
         "call_exits": stats["exits"], "call_noproc": stats["noproc"], "call_timeouts": stats["timeouts"],
         "name_between_crash_and_restart": stats["not registered"],
-        "crashes_injected": sum(crashes.values()), "crash_reports_logged": counter.reports["crash"],
+        "crashes_injected": sum(crashes.values()),
+        "crash_reports_logged": counter.reports["crash a"] + counter.reports["crash b"],
         "restarts": sum(restarts.values()), "restarts_one_for_one": restarts["a"],
         "restarts_rest_for_one": restarts["b"], "worst_call_s": round(worst, 3), "seed": SEED,
     }
@@ -269,7 +273,10 @@ def test_soak_a_tree_under_calls_casts_and_injected_crashes(record_property):
     assert stats["replies checked"] > 0 and stats["casts verified"] > 0 and crashes["a"] > 0
     assert restarts["a"] == crashes["a"], f"one_for_one: {restarts['a']} restarts for {crashes['a']} crashes"
     assert restarts["b"] >= crashes["b"]
-    assert counter.reports["crash"] == sum(crashes.values()), "each crash is logged exactly once"
+    # each crash is logged once; under rest_for_one a worker shut down (killed) while it crashes may
+    # die before its report is written: a kill takes effect at once
+    assert counter.reports["crash a"] == crashes["a"], "one crash report per crash"
+    assert counter.reports["crash b"] <= crashes["b"]
     assert failed_starts == [], f"a restart failed (seed {SEED}): {failed_starts[:3]}"
 
     gs.stop(top, "shutdown")
