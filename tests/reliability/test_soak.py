@@ -162,6 +162,7 @@ class Client:
             pid = gs.whereis(name)
             if pid is None:                   # between a crash and its restart
                 self.stats["not registered"] += 1
+                gs.sleep(0.001)               # back off rather than spin on the GIL the restart needs
                 continue
             seq += 1
             sent = self.sent.setdefault(pid, [])
