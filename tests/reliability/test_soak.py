@@ -137,6 +137,7 @@ class Client:
         self.sent = {}                    # pid -> every seq sent to it, calls and casts, in order
         self.kinds = {}                   # pid -> "call" or "cast" for each of those
         self.checked = {}                 # pid -> how many of those a reply has confirmed
+        self.current = {}                 # name -> the pid it last named
         self.stats = Counter()
         self.worst = 0.0
         self.errors = []
@@ -164,6 +165,11 @@ class Client:
                 self.stats["not registered"] += 1
                 gs.sleep(0.001)               # back off rather than spin on the GIL the restart needs
                 continue
+            old = self.current.get(name)
+            if old is not pid:                # a new incarnation: forget the old one (and its exit reason)
+                self.current[name] = pid
+                for table in (self.sent, self.kinds, self.checked):
+                    table.pop(old, None)
             seq += 1
             sent = self.sent.setdefault(pid, [])
             kinds = self.kinds.setdefault(pid, [])
