@@ -75,3 +75,65 @@ def test_notebooks_define_no_elixir_pasted_from_the_source(path):
     for cell in _cells(path):
         for block in re.findall(r"```elixir\n(.*?)```", cell.source, re.S):
             assert "Raxol" not in block
+
+
+# The source document's sections (its "## area › ### pattern" headings): the course must teach each.
+SOURCE_SECTIONS = [
+    "Basic GenServer Structure › Standard Template",
+    "State Management Patterns › Complex State with Struct",
+    "State Management Patterns › State Versioning for Hot Code Upgrades",
+    "Call/Cast/Info Patterns › Timeout Handling",
+    "Call/Cast/Info Patterns › Batching Operations",
+    "Supervision Patterns › GenServer Under Supervisor",
+    "Supervision Patterns › Dynamic GenServer Creation",
+    "Registry Patterns › Named GenServers with Registry",
+    "Error Handling Patterns › Retry Logic",
+    "Error Handling Patterns › Circuit Breaker",
+    "Testing GenServers › Test Helper for GenServers",
+    "Testing GenServers › Testing with Mox",
+    "Performance Patterns › Pooling GenServers",
+    "Best Practices",
+]
+
+
+def _seed_sections():
+    """The seed's sections, read from the source document when this checkout can see it."""
+    for path in (ROOT.parent / "shared" / "seed" / "genserver_patterns.md",
+                 pathlib.Path("/work/shared/seed/genserver_patterns.md")):
+        if path.exists():
+            out, area = [], None
+            for line in path.read_text().splitlines():
+                if line.startswith("## "):
+                    area = line[3:].strip()
+                    out.append(area)
+                elif line.startswith("### "):
+                    if out and out[-1] == area:
+                        out.pop()       # an area with patterns is listed by its patterns
+                    out.append(f"{area} › {line[4:].strip()}")
+            return out
+    return None
+
+
+def _mapping_rows():
+    readme = (ROOT / "notebooks" / "README.md").read_text()
+    rows = re.findall(r"^\| ([^|]+?) \| \[(\d\d)\]\(([^)]+)\) \| ([^|]+?) \|$", readme, re.M)
+    return [(section, nb, target, heading) for section, nb, target, heading in rows]
+
+
+def test_the_source_section_list_is_the_source_documents():
+    seed = _seed_sections()
+    if seed is None:
+        pytest.skip("the source document is not beside this checkout; the list above is its copy")
+    assert seed == SOURCE_SECTIONS
+
+
+def test_every_source_section_maps_to_a_notebook_cell_heading_that_exists():
+    rows = _mapping_rows()
+    assert [r[0] for r in rows] == SOURCE_SECTIONS
+    for section, number, target, heading in rows:
+        path = ROOT / "notebooks" / target
+        assert path.exists() and path.name.startswith(number), (section, target)
+        headings = [line.lstrip("#").strip() for c in _cells(path) if c.cell_type == "markdown"
+                    for line in c.source.splitlines() if line.startswith("##")]
+        assert heading in [h.replace("`", "") for h in headings] or heading in headings, \
+            f"{section}: {target} has no heading {heading!r}"
