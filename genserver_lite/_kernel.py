@@ -96,7 +96,7 @@ class Process:
     __slots__ = (
         "pid", "q", "saved", "alive", "reason", "trap", "links", "monitors", "monitoring",
         "name", "thread", "ident", "interruptible", "shell", "cleanups", "aliases",
-        "status", "label", "behaviour", "parent", "in_body", "__weakref__",
+        "status", "label", "behaviour", "parent", "in_body", "starting", "__weakref__",
     )
 
     def __init__(self, label: str = "", shell: bool = False):
@@ -121,6 +121,7 @@ class Process:
         self.behaviour = None
         self.parent = None
         self.in_body = False          # True while the process's function runs (reset may re-interrupt it)
+        self.starting = False         # True while it starts a thread: no kill may interrupt it then
 
     def __repr__(self) -> str:
         return f"<Process {self.pid!r} {self.label}>"
@@ -261,6 +262,36 @@ def interrupt(proc: Process) -> None:
     """Raise :class:`Killed` in ``proc``'s thread at its next bytecode, and wake it if it waits on its mailbox."""
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(proc.ident), ctypes.py_object(Killed))
     proc.q.put(_WAKE)
+
+
+def start_thread(thread: threading.Thread) -> None:
+    """Start ``thread`` from the calling thread; a kill of the calling process waits until it has started.
+
+    CPython 3.11 creates a new thread's state in the starting thread, with the
+    *starter's* thread id until the new thread first runs. An asynchronous kill
+    aimed at the starter in that window (``PyThreadState_SetAsyncExc`` finds
+    threads by id) is raised in the new thread too, before it signals that it
+    started, and ``Thread.start()`` then waits for that signal forever. So the
+    starter is not interruptible while it starts a thread: a kill meanwhile
+    only marks it dead, and it raises :class:`Killed` itself once the thread
+    has started.
+    """
+    me = _local.proc
+    if me is None or me.shell:
+        thread.start()
+        return
+    with _lock:
+        was, me.interruptible = me.interruptible, False
+        me.starting = True
+    try:
+        thread.start()
+    finally:
+        with _lock:
+            me.starting = False
+            if me.alive:
+                me.interruptible = was
+    if not me.alive:
+        raise Killed()
 
 
 def add_call_monitor(me: Process, target: Process) -> Ref | None:

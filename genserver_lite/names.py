@@ -166,8 +166,8 @@ def _join(threads, deadline: float) -> None:
         pending = [t for t in pending if t.is_alive()]
         for t in pending:
             proc = getattr(t, "_gs_proc", None)
-            if proc is not None and not proc.alive and proc.in_body:
-                k.interrupt(proc)
+            if proc is not None and not proc.alive and proc.in_body and not proc.starting:
+                k.interrupt(proc)       # (never while it starts a thread: see _kernel.start_thread)
 
 
 def _at_shutdown() -> None:

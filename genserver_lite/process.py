@@ -114,7 +114,7 @@ def spawn_process(fn, args=(), *, link: bool = False, monitor_ref: Ref | None = 
             if monitor_ref is not None:
                 k._tracer("monitor", me.pid, proc.pid, monitor_ref)
     try:
-        thread.start()      # waits for the new thread to signal that it runs
+        k.start_thread(thread)      # waits for the new thread to signal that it runs
     except BaseException:
         _abandon(me, proc, monitor_ref)
         raise
@@ -122,8 +122,8 @@ def spawn_process(fn, args=(), *, link: bool = False, monitor_ref: Ref | None = 
 
 
 def _abandon(me: k.Process, proc: k.Process, monitor_ref) -> None:
-    """Undo a spawn interrupted by Ctrl-C: no one will hold the pid, so the process is killed,
-    with no link EXIT and no DOWN for the caller (its link and monitor go first)."""
+    """Undo a spawn interrupted by Ctrl-C, or by the caller's own death: no one will hold the pid,
+    so the process is killed, with no link EXIT and no DOWN for the caller (they go first)."""
     with k._lock:
         me.links.discard(proc)
         proc.links.discard(me)

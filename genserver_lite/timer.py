@@ -85,7 +85,7 @@ def send_after(dest, msg, seconds: float) -> TimerRef:
         earliest = _heap[0][2] is ref
         if not _clock.fake and (_thread is None or not _thread.is_alive()):
             _thread = threading.Thread(target=_run, name="gs timers")
-            _thread.start()
+            k.start_thread(_thread)
     if earliest and not _clock.fake:
         _wake.put(None)
     return ref

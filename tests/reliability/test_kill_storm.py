@@ -18,7 +18,10 @@ figures are printed (``pytest -s``) and recorded in ``docs/reliability.md``.
 """
 
 import logging
+import os
 import random
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -436,3 +439,45 @@ def test_a_server_whose_kill_was_swallowed_handles_and_answers_nothing_more():
     for r, c in callers.items():
         gs.send(c, "check")
         assert_receive(("left", r, []), LONG)     # and no late reply reached a caller
+
+
+# == a kill while the process starts a thread ================================================================
+
+SPAWN_AND_KILL = """
+import os, random, sys
+os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})   # one CPU: a new thread waits to run, so the window is wide
+import genserver_lite as gs
+
+def child():
+    pass
+
+def spawner():
+    while True:
+        gs.spawn(child)
+
+rng = random.Random(int(sys.argv[1]))
+for i in range(int(sys.argv[2])):
+    pid = gs.spawn(spawner)
+    thread = pid._proc.thread
+    gs.sleep(rng.uniform(0, 0.003))
+    gs.exit(pid, "kill")
+    thread.join(2.0)
+    if thread.is_alive():
+        print(f"the spawner killed at round {i + 1} never ended: stuck in Thread.start()", flush=True)
+        os._exit(1)
+print("every killed spawner ended", flush=True)
+os._exit(0)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity (Linux)")
+def test_a_process_killed_while_it_starts_a_thread_ends_and_the_thread_starts():
+    """CPython 3.11 gives a thread being started its starter's thread id until it first runs, so a
+    kill (an asynchronous exception sent by thread id) aimed at a process inside ``Thread.start()``
+    also lands in the new thread, which dies before it says it started: the starter then waited
+    forever (found by the kill storm under CPU load: three supervisors stuck restarting children).
+    Run in a subprocess pinned to one CPU, where the window is wide enough to hit in a few rounds."""
+    rounds = 300
+    result = subprocess.run([sys.executable, "-c", SPAWN_AND_KILL, str(SEED), str(rounds)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
