@@ -215,7 +215,9 @@ class Echo(gs.GenServer):
 
 
 def test_a_storm_of_ctrl_c_over_fast_calls_leaves_nothing_behind(ctrl_c, record_property):
-    """Interrupts at random moments, most landing in a call's wait, some between calls."""
+    """SIGINTs at random moments while the main thread makes fast calls. Each call is armed, so
+    an interrupt lands anywhere in the call's own code (its send, its wait, its cleanup), never
+    in the test's bookkeeping or pytest's; a signal between calls is counted, not raised."""
     me = gs.self()
     pid = Echo.start()
     stop = threading.Event()
@@ -228,29 +230,26 @@ def test_a_storm_of_ctrl_c_over_fast_calls_leaves_nothing_behind(ctrl_c, record_
             sent.append(1)
     thread = threading.Thread(target=storm, name="ctrl-c storm")
     calls = interrupted = 0
-    signal.signal(signal.SIGINT, signal.default_int_handler)     # every SIGINT raises
     t0 = time.monotonic()
     thread.start()
     try:
         while time.monotonic() - t0 < STORM_SECONDS:
             try:
-                assert gs.call(pid, calls, None if calls % 2 else LONG) == ("echo", calls)
+                ctrl_c.arm()
+                reply = gs.call(pid, calls, None if calls % 2 else LONG)
+                ctrl_c.armed = False
+                assert reply == ("echo", calls)
                 calls += 1
             except KeyboardInterrupt:
                 interrupted += 1
     finally:
-        while True:     # the storm's last SIGINT may land in the join itself
-            try:
-                stop.set()
-                thread.join()
-                break
-            except KeyboardInterrupt:
-                interrupted += 1
-        signal.signal(signal.SIGINT, ctrl_c.handler)     # disarmed: a SIGINT still in flight is counted
+        ctrl_c.armed = False
+        stop.set()
+        thread.join()
     record_property("ctrl_c_storm", {"calls": calls, "interrupts": interrupted, "signals": len(sent)})
-    print(f"\nCtrl-C storm: {len(sent)} SIGINTs, {interrupted} KeyboardInterrupts caught, "
+    print(f"\nCtrl-C storm: {len(sent)} SIGINTs, {interrupted} landed in a call, "
           f"{calls} calls answered in {STORM_SECONDS} s")
-    assert interrupted + ctrl_c.extra <= len(sent) and interrupted >= len(sent) // 2 and calls > 0
+    assert interrupted + ctrl_c.extra <= len(sent) and interrupted > 0 and calls > 0
     clean(me)
     assert gs.info(pid)["monitored_by"] == []
     assert gs.call(pid, "after", LONG) == ("echo", "after")
