@@ -288,40 +288,73 @@ class TestRun(tuple):
         return f"{self[0]}: FAILED {type(e).__name__}" + (f": {text}" if text else "")
 
 
+_STOP = (KeyboardInterrupt, SystemExit)     # what run_tests lets through: the user or the program stopping
+
+
+def _start_timer_thread() -> None:
+    """Start the timer thread from the calling (non-process) thread, so no server of a test starts it.
+
+    A process killed while it is inside ``Thread.start()`` can hang for good:
+    until the new thread runs, CPython gives its thread state the starter's
+    thread id, so the asynchronous kill aimed at the starter also lands in
+    the new thread, which dies before it signals that it started. A test that
+    fails at once gets its server shut down while ``handle_continue`` may be
+    starting the timer thread; starting it here first closes that window.
+    """
+    from .process import self as me
+    _timer.cancel_timer(_timer.send_after(me(), "timer warm-up", 3600.0))
+
+
 def run_tests(tests, **fixtures) -> list:
-    """Run test functions as pytest would, with gs.testing's fixtures; returns a :class:`TestRun` per test.
+    """Run test functions as pytest would, with the package's fixtures; returns a :class:`TestRun` per test.
 
     A test asks for fixtures by parameter name: ``start_supervised`` and
-    ``fake_clock`` run through gs.testing's own fixture code; any other name
-    comes from ``fixtures`` (``run_tests([test_a], Cache=Cache)``). Tests run
-    one after another in the calling thread, each between two ``gs.reset()``
-    calls (as the test suite's autouse fixture does), so call it from a cell
-    or a test, never from a process.
+    ``fake_clock`` run through the code of the package's pytest plugin
+    (:mod:`genserver_lite.pytest_plugin`, imported here); any other name
+    comes from ``fixtures`` (``run_tests([test_a], Cache=Cache)``). As in
+    pytest, a fixture's teardown runs after its test whether the test passed
+    or failed (a failing teardown fails a passing test). Tests run one after
+    another in the calling thread, each between two ``gs.reset()`` calls (as
+    the test suite's autouse fixture does), so call it from a cell or a test,
+    never from a process.
     """
+    from . import pytest_plugin
     from .names import reset
-    from . import testing
-    builtin = {"start_supervised": testing.start_supervised, "fake_clock": testing.fake_clock}
+    builtin = {"start_supervised": pytest_plugin.start_supervised, "fake_clock": pytest_plugin.fake_clock}
     results = []
     for fn in tests:
         name = getattr(fn, "__name__", repr(fn))
         error = None
+        active = []                  # fixture generators set up, to tear down in reverse order
         reset()
+        _start_timer_thread()
         try:
-            with contextlib.ExitStack() as stack:
-                kwargs = {}
-                for p in inspect.signature(fn).parameters:
-                    if p in fixtures:
-                        kwargs[p] = fixtures[p]
-                    elif p in builtin:
-                        gen = contextlib.contextmanager(inspect.unwrap(builtin[p]))
-                        kwargs[p] = stack.enter_context(gen())
-                    else:
-                        known = sorted({*builtin, *fixtures})
-                        raise LookupError(f"{name} asks for a fixture {p!r}; known: {', '.join(known)}")
-                fn(**kwargs)
-        except Exception as e:  # noqa: BLE001 - a failed test is a result, as in pytest
+            kwargs = {}
+            for p in inspect.signature(fn).parameters:
+                if p in fixtures:
+                    kwargs[p] = fixtures[p]
+                elif p in builtin:
+                    gen = inspect.unwrap(builtin[p])()
+                    kwargs[p] = next(gen)
+                    active.append(gen)
+                else:
+                    known = sorted({*builtin, *fixtures})
+                    raise LookupError(f"{name} asks for a fixture {p!r}; known: {', '.join(known)}")
+            fn(**kwargs)
+        except _STOP:
+            raise
+        except BaseException as e:  # noqa: BLE001 - a failed test is a result (pytest.fail is a BaseException)
             error = e
         finally:
+            for gen in reversed(active):
+                try:
+                    next(gen)
+                except StopIteration:
+                    pass
+                except _STOP:
+                    raise
+                except BaseException as e:  # noqa: BLE001 - a teardown error fails the test, as in pytest
+                    error = error or e
             reset()
         results.append(TestRun(name, error))
     return results
