@@ -11,7 +11,10 @@ What OTP promises and these tests check:
 * a supervisor never waits forever: a child that traps exits and then blocks
   (in ``gs.sleep``, in a long receive, in a receive loop that ignores the
   EXIT, or in a C call that cannot be interrupted) is killed when its
-  ``shutdown`` time is up, and it is dead to everyone at that moment.
+  ``shutdown`` time is up, and it is dead to everyone at that moment;
+* a killed process does nothing more even when Python loses the kill's
+  asynchronous exception, and a kill that lands while a process starts a
+  thread neither hangs it nor kills the new thread.
 
 Time is only asserted generously (a shared 2-core machine); the measured
 figures are printed (``pytest -s``) and recorded in ``docs/reliability.md``.
@@ -268,6 +271,7 @@ def test_kill_storm_every_call_ends_and_every_monitor_gets_its_down(muted, recor
         "timeouts": outcomes["timeout"], "kills": sum(killer.kills.values()),
         "kills_by_behaviour": dict(killer.kills), "top_restarts": top_restarts,
         "monitors": len(watcher.refs), "downs": sum(watcher.downs.values()),
+        "monitor_of_via_name_while_registry_down": watcher.no_registry,
         "worst_timed_call_s": round(max(c.worst["timed"] for c in callers), 3),
         "worst_infinite_call_s": round(max(c.worst["infinite"] for c in callers), 3),
         "log_records": dict(muted.levels),

@@ -22,7 +22,6 @@ import itertools
 from collections import Counter
 from fractions import Fraction
 
-import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
