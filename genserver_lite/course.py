@@ -291,20 +291,6 @@ class TestRun(tuple):
 _STOP = (KeyboardInterrupt, SystemExit)     # what run_tests lets through: the user or the program stopping
 
 
-def _start_timer_thread() -> None:
-    """Start the timer thread from the calling (non-process) thread, so no server of a test starts it.
-
-    A process killed while it is inside ``Thread.start()`` can hang for good:
-    until the new thread runs, CPython gives its thread state the starter's
-    thread id, so the asynchronous kill aimed at the starter also lands in
-    the new thread, which dies before it signals that it started. A test that
-    fails at once gets its server shut down while ``handle_continue`` may be
-    starting the timer thread; starting it here first closes that window.
-    """
-    from .process import self as me
-    _timer.cancel_timer(_timer.send_after(me(), "timer warm-up", 3600.0))
-
-
 def run_tests(tests, **fixtures) -> list:
     """Run test functions as pytest would, with the package's fixtures; returns a :class:`TestRun` per test.
 
@@ -327,7 +313,6 @@ def run_tests(tests, **fixtures) -> list:
         error = None
         active = []                  # fixture generators set up, to tear down in reverse order
         reset()
-        _start_timer_thread()
         try:
             kwargs = {}
             for p in inspect.signature(fn).parameters:
