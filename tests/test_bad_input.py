@@ -739,8 +739,6 @@ def test_reliability_catalogue(case, exc, message, uname):
         case(env)
 
 
-@pytest.mark.xfail(strict=True, reason="viz: a picture of something that is not a trace fails deep inside with "
-                                       "AttributeError ('int' object has no attribute ...), not naming the argument")
 @pytest.mark.parametrize("draw", ["sequence_diagram", "sequence_mermaid"])
 def test_a_picture_of_something_that_is_not_a_trace(draw):
     with pytest.raises(TypeError, match="42"):

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 
-from .model import Message, Note, Signal, child_id_text
+from .model import Message, Note, Signal, child_id_text, model_of
 
 __all__ = ["sequence_mermaid", "tree_mermaid", "escape"]
 
@@ -82,7 +82,7 @@ def _activations(model) -> tuple[set, set]:
 
 def sequence_mermaid(trace_or_model) -> str:
     """A trace as Mermaid ``sequenceDiagram`` text (the same content as :func:`sequence_diagram`)."""
-    model = getattr(trace_or_model, "model", trace_or_model)
+    model = model_of(trace_or_model)
     used: set = set()
     ids = {}
     lines = ["sequenceDiagram"]

@@ -29,7 +29,7 @@ import math
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
-from .model import Message, Note, Signal
+from .model import Message, Note, Signal, model_of
 from .style import HIGHLIGHT, KIND_STYLE, NOTE_STYLE, VizFigure, new_figure, png
 
 __all__ = ["sequence_diagram", "page_count", "png_bytes"]
@@ -39,7 +39,7 @@ _COL_IN = 1.9       # inches per lifeline
 
 
 def _model(trace):
-    return getattr(trace, "model", trace)
+    return model_of(trace)
 
 
 def page_count(trace, *, rows: int = 30, columns: int = 2) -> int:
