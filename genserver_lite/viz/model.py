@@ -427,3 +427,13 @@ class TraceModel:
         top, bottom = lines.get(pid, (-0.5, None))
         return top, len(self.items) - 0.5 if bottom is None else bottom
 
+
+
+def model_of(trace_or_model) -> TraceModel:
+    """The interpreted events of a Trace (or a TraceModel itself); anything else is a TypeError naming it."""
+    if isinstance(trace_or_model, TraceModel):
+        return trace_or_model
+    model = getattr(trace_or_model, "model", None)
+    if isinstance(model, TraceModel):
+        return model
+    raise TypeError(f"expected a trace (from `with gs.trace() as t:`), got {trace_or_model!r}")
