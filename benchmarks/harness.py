@@ -16,6 +16,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 
+from genserver_lite import _threads
+
 __all__ = ["Params", "FULL", "QUICK", "Results", "run", "settle"]
 
 
@@ -83,9 +85,9 @@ def settle(baseline_threads: set, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     stray = [t for t in threading.enumerate()
              if t not in baseline_threads and t is not threading.current_thread()]
-    for t in stray:
-        t.join(max(0.0, deadline - time.monotonic()))
-    alive = [t.name for t in stray if t.is_alive()]
+    for t in stray:     # ended, or parked by genserver_lite for its next process
+        _threads.wait_released(t, max(0.0, deadline - time.monotonic()))
+    alive = [t.name for t in stray if not _threads.released(t)]
     if alive:
         raise RuntimeError(f"benchmark threads still running after {timeout} s: {alive}")
     gc.collect()

@@ -32,6 +32,7 @@ _names: dict[str, "Process"] = {}
 _pid_ids = itertools.count(1)
 _ref_ids = itertools.count(1)
 _reset_hooks: list = []     # called by reset() after every process is dead (timers, tracing, ...)
+_thread_mark = [512]       # prune _threads when it has doubled since the last prune
 _threads: set = set()       # process threads not yet joined: reset() joins those of processes already dead
 _tracer = None              # trace.py installs a callable(event, pid, peer, data) here
 

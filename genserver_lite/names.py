@@ -17,6 +17,7 @@ import time
 from collections import deque
 
 from . import _kernel as k
+from . import _threads
 from ._kernel import Pid, resolve
 
 __all__ = ["register", "unregister", "whereis", "info", "processes", "reset"]
@@ -126,21 +127,11 @@ def reset(timeout: float = 5.0) -> None:
     k.check_timeout(timeout, allow_none=False)
     deadline = time.monotonic() + timeout
     threads = []
-    while True:
-        with k._lock:
-            victims = list(k._procs.values())
-            if not victims:
-                break
-            k.kill_all(deque((p, "killed") for p in victims))
-        threads += [p.thread for p in victims if p.thread is not None]
-        if time.monotonic() > deadline:
-            break
-    with k._lock:   # also the threads of processes that died before reset but still unwind
-        known = set(threads)
-        threads += [t for t in k._threads if t not in known]
-    _join(threads, deadline)
-    with k._lock:
-        k._threads.difference_update([t for t in threads if t.ident and not t.is_alive()])
+    _threads.draining(True)      # a worker whose process ends now stops instead of parking
+    try:
+        _kill_and_join(threads, deadline)
+    finally:
+        _threads.draining(False)
     with k._lock:
         k._names.clear()
     k._local.proc = None
@@ -150,6 +141,25 @@ def reset(timeout: float = 5.0) -> None:
     if stuck:
         raise RuntimeError(f"gs.reset(): these process threads are stuck in a blocking call "
                            f"(use gs.sleep, not time.sleep, in a process): {stuck}")
+
+
+def _kill_and_join(threads: list, deadline: float) -> None:
+    while True:
+        with k._lock:
+            victims = list(k._procs.values())
+            if not victims:
+                break
+            k.kill_all(deque((p, "killed") for p in victims))
+        threads += [p.thread for p in victims if p.thread is not None]
+        if time.monotonic() > deadline:
+            break
+    _threads.stop_all()          # parked workers stop now, busy ones once their process has ended
+    with k._lock:   # every worker and process thread not yet joined
+        known = set(threads)
+        threads += [t for t in k._threads if t not in known]
+    _join(threads, deadline)
+    with k._lock:
+        k._threads.difference_update([t for t in threads if t.ident and not t.is_alive()])
 
 
 def _join(threads, deadline: float) -> None:
@@ -164,10 +174,11 @@ def _join(threads, deadline: float) -> None:
         for t in pending:
             t.join(min(0.05, max(0.0, deadline - time.monotonic())))
         pending = [t for t in pending if t.is_alive()]
-        for t in pending:
-            proc = getattr(t, "_gs_proc", None)
-            if proc is not None and not proc.alive and proc.in_body and not proc.starting:
-                k.interrupt(proc)       # (never while it starts a thread: see _kernel.start_thread)
+        with k._lock:       # the flags a worker clears under this lock before it parks (_threads)
+            for t in pending:
+                proc = getattr(t, "_gs_proc", None)
+                if proc is not None and not proc.alive and proc.in_body and not proc.starting:
+                    k.interrupt(proc)   # (never while it starts a thread: see _kernel.start_thread)
 
 
 def _at_shutdown() -> None:

@@ -37,6 +37,7 @@ from collections import deque
 from queue import Empty
 
 from . import _kernel as k
+from . import _threads
 from ._kernel import Pid, Ref, check_alive, check_timeout, current, deliver, resolve
 from .errors import Exit, NoProc, ReceiveTimeout
 
@@ -48,7 +49,8 @@ __all__ = [
 
 # -- spawning -----------------------------------------------------------------
 
-def _bootstrap(proc: k.Process, fn, args) -> None:
+def bootstrap(proc: k.Process, fn, args) -> None:
+    """Run a process's body in the calling (worker) thread, then book its death."""
     with k._lock:
         if not proc.alive:
             return
@@ -91,15 +93,8 @@ def spawn_process(fn, args=(), *, link: bool = False, monitor_ref: Ref | None = 
     label = label or getattr(fn, "__qualname__", None) or type(fn).__name__
     proc = k.Process(label)
     proc.behaviour = behaviour
-    thread = threading.Thread(target=_bootstrap, args=(proc, fn, args),
-                              name=f"gs {proc.pid!r} {label}")
-    proc.thread = thread
-    thread._gs_proc = proc
     with k._lock:
         k._procs[proc.pid.id] = proc
-        if len(k._threads) > 512:   # forget finished threads (an unstarted one has no ident yet)
-            k._threads.difference_update([t for t in k._threads if t.ident and not t.is_alive()])
-        k._threads.add(thread)
         proc.parent = me.pid
         if link:
             proc.links.add(me)
@@ -114,7 +109,7 @@ def spawn_process(fn, args=(), *, link: bool = False, monitor_ref: Ref | None = 
             if monitor_ref is not None:
                 k._tracer("monitor", me.pid, proc.pid, monitor_ref)
     try:
-        k.start_thread(thread)      # waits for the new thread to signal that it runs
+        _threads.start(proc, fn, args, f"gs {proc.pid!r} {label}")   # a parked thread, or a new one
     except BaseException:
         _abandon(me, proc, monitor_ref)
         raise

@@ -11,6 +11,7 @@ import time
 import pytest
 
 import genserver_lite as gs
+from genserver_lite import _threads
 from genserver_lite.testing import assert_receive, refute_receive
 
 LONG = 5.0     # for things that must happen (the machine is shared and slow at times)
@@ -588,8 +589,7 @@ def test_a_process_killed_while_busy_in_python_code_is_interrupted():
     thread = thread_of(pid)
     gs.exit(pid, "kill")
     wait_down(ref, pid, "killed")
-    thread.join(LONG)
-    assert not thread.is_alive()
+    assert _threads.wait_released(thread, LONG)     # its process's code has stopped (the thread parks or ends)
 
 
 def test_a_killed_process_can_send_nothing_more():
@@ -606,8 +606,7 @@ def test_a_killed_process_can_send_nothing_more():
     gs.exit(pid, "kill")
     assert not gs.alive(pid)
     before = gs.flush()                           # everything sent before the kill
-    thread.join(LONG)
-    assert not thread.is_alive()
+    assert _threads.wait_released(thread, LONG)     # its process's code has stopped (the thread parks or ends)
     assert gs.flush() == [], f"sent after being killed (had {len(before)} before)"
 
 
@@ -624,8 +623,7 @@ def test_gs_sleep_is_interrupted_by_a_kill():
     t0 = time.monotonic()
     gs.exit(pid, "kill")
     wait_down(ref, pid, "killed")
-    thread.join(LONG)
-    assert not thread.is_alive()
+    assert _threads.wait_released(thread, LONG)     # its process's code has stopped (the thread parks or ends)
     assert time.monotonic() - t0 < LONG
     assert gs.flush() == []
 

@@ -32,6 +32,7 @@ from collections import Counter
 import pytest
 
 import genserver_lite as gs
+from genserver_lite import _threads
 from genserver_lite import gen
 from genserver_lite.testing import assert_receive, refute_receive, wait_until
 
@@ -284,8 +285,8 @@ def test_kill_storm_every_call_ends_and_every_monitor_gets_its_down(muted, recor
     assert outcomes["reply"] > 0 and outcomes["exit"] > 0 and figures["kills"] > 0
     assert set(watcher.downs) == set(watcher.refs), "a monitor never got its DOWN"
     assert max(watcher.downs.values()) == 1, "a monitor got two DOWNs"
-    wait_until(lambda: not [t for t in threading.enumerate() if t not in threads_before and t.is_alive()],
-               LONG)
+    wait_until(lambda: not [t for t in threading.enumerate()
+                            if t not in threads_before and not _threads.released(t)], LONG)
 
 
 # == children that ignore shutdown ============================================================================
@@ -351,8 +352,7 @@ def test_a_child_that_ignores_shutdown_is_killed_when_its_time_is_up(how, muted,
         "start_plain" if how == "loop" else "BlocksInTerminate"])]
     if how == "c_call":
         assert thread.is_alive()         # still inside time.sleep: its thread ends only when the call returns
-    thread.join(LONG)
-    assert not thread.is_alive()
+    assert _threads.wait_released(thread, LONG)     # its process's code has stopped (the thread parks or ends)
     refute_receive(("terminate finished", pid), 0.05)               # a killed process sends nothing more
     record_property(f"shutdown_{how}_s", round(took, 3))
     print(f"\n{how}: killed after {took:.3f} s (shutdown {SHUTDOWN} s)")
@@ -437,8 +437,7 @@ def test_a_server_whose_kill_was_swallowed_handles_and_answers_nothing_more():
     for r in callers:
         assert_receive(("exit", r, "killed"), LONG)
     release.set()
-    thread.join(LONG)
-    assert not thread.is_alive()
+    assert _threads.wait_released(thread, LONG)     # its process's code has stopped (the thread parks or ends)
     assert handled == ["first"]          # neither the queued call nor the cast was handled
     for r, c in callers.items():
         gs.send(c, "check")
@@ -451,6 +450,7 @@ SPAWN_AND_KILL = """
 import os, random, sys
 os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})   # one CPU: a new thread waits to run, so the window is wide
 import genserver_lite as gs
+from genserver_lite import _threads
 
 def child():
     pass
@@ -465,8 +465,7 @@ for i in range(int(sys.argv[2])):
     thread = pid._proc.thread
     gs.sleep(rng.uniform(0, 0.003))
     gs.exit(pid, "kill")
-    thread.join(2.0)
-    if thread.is_alive():
+    if not _threads.wait_released(thread, 2.0):
         print(f"the spawner killed at round {i + 1} never ended: stuck in Thread.start()", flush=True)
         os._exit(1)
 print("every killed spawner ended", flush=True)

@@ -36,6 +36,7 @@ from collections import Counter
 
 import genserver_lite as gs
 from genserver_lite import gen
+from genserver_lite import _threads
 from genserver_lite.testing import wait_until
 
 SOAK_SECONDS = 20.0          # at most 30 (issue 9); tests/reliability/ as a whole stays under 60 s
@@ -288,4 +289,5 @@ def test_soak_a_tree_under_calls_casts_and_injected_crashes(record_property):
 
     gs.stop(top, "shutdown")
     assert gs.receive(lambda m: m == ("EXIT", top, "shutdown"), 5.0)
-    wait_until(lambda: not [t for t in threading.enumerate() if t not in threads_before and t.is_alive()], 5.0)
+    wait_until(lambda: not [t for t in threading.enumerate()          # parked threads wait for a process
+                            if t not in threads_before and not _threads.released(t)], 5.0)
