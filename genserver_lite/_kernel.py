@@ -150,8 +150,14 @@ def check_alive(me: Process) -> None:
         raise Killed()
 
 
+_INF = float("inf")
+
+
 def check_timeout(value, what: str = "timeout", allow_none: bool = True):
     """Validate a time in seconds: a non-negative number, or ``None`` for infinity."""
+    t = type(value)
+    if (t is float or t is int) and 0 <= value < _INF:      # the common case (NaN fails it)
+        return value
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -159,7 +165,7 @@ def check_timeout(value, what: str = "timeout", allow_none: bool = True):
                         f"got {value!r}")
     if value < 0:
         raise ValueError(f"{what} must not be negative, got {value!r}")
-    if value != value or value == float("inf"):     # NaN, or an infinity no wait can take
+    if value != value or value == _INF:     # NaN, or an infinity no wait can take
         raise ValueError(f"{what} must be a finite number of seconds"
                          f"{' (None waits forever)' if allow_none else ''}, got {value!r}")
     return value

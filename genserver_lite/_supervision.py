@@ -12,6 +12,12 @@
   event to the tracer and to subscribers (the live panel).
 
 Everything here runs inside the supervisor's own process.
+
+Logging follows Elixir's defaults: the crashed server writes the crash
+report (an error); the supervisor's report of a routine restart is logged at
+INFO, hidden unless asked for (Elixir's ``handle_sasl_reports: false``); a
+failed restart, a child that would not stop, and giving up (restart
+intensity reached) are errors.
 """
 
 from __future__ import annotations
@@ -288,7 +294,7 @@ class SupervisorServer(GenServer):
         if not self.add_restart(state):
             return self.escalate(state, child, reason)
         if not is_normal_exit(reason):
-            k.log.error("Supervisor %r (%s): child %s (%r) exited with reason %r; restarting",
+            k.log.info("Supervisor %r (%s): child %s (%r) exited with reason %r; restarting",
                         k.current().pid, state.module, child_name(child.id), child.pid, reason)
         group = self.restart_group(state, child)
         self.record(state, "exited", child, pid=child.pid, reason=reason, action="restart",

@@ -52,6 +52,7 @@ crashes and are not logged.
 
 from __future__ import annotations
 
+import logging
 import reprlib
 
 from . import _kernel as k
@@ -422,6 +423,8 @@ class _Server:
         raise Exit(reason)
 
     def report(self, msg, reason, state, exc, hint=None) -> None:
+        if not k.log.isEnabledFor(logging.ERROR):
+            return                  # nothing would be written: do not build it (a restart's hot path)
         me = self.me
         who = f"{me.name!r} ({me.pid!r}, {me.label})" if me.name else f"{me.pid!r} ({me.label})"
         lines = [f"{me.behaviour or 'GenServer'} {who} terminating",

@@ -286,14 +286,16 @@ def flush() -> list:
 
 
 def drain(me: k.Process) -> None:
-    """Move, without blocking, everything queued for ``me`` onto its saved deque (in order)."""
-    while True:
-        try:
-            m = me.q.get_nowait()
-        except Empty:
-            return
-        if m is not k._WAKE:
-            me.saved.append(m)
+    """Move, without blocking, everything queued for ``me`` onto its saved deque (in order).
+
+    Only ``me`` takes from its queue, so a non-empty queue has a message to
+    get; each moves in C, as :func:`pull` does (a Ctrl-C cannot drop it).
+    """
+    q, saved = me.q, me.saved
+    while not q.empty():
+        saved.extend(map(q.get, (False,)))
+        if saved[-1] is k._WAKE:
+            saved.pop()
 
 
 def sleep(seconds: float) -> None:
@@ -429,6 +431,7 @@ def demonitor(ref: Ref, flush: bool = False) -> bool:
 def drop(me: k.Process, pred) -> None:
     """Remove, without blocking, the messages in ``me``'s mailbox that ``pred`` accepts."""
     drain(me)
-    kept = [m for m in me.saved if not pred(m)]
-    me.saved.clear()
-    me.saved.extend(kept)
+    if me.saved:
+        kept = [m for m in me.saved if not pred(m)]
+        me.saved.clear()
+        me.saved.extend(kept)

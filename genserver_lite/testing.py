@@ -22,6 +22,7 @@ from . import _kernel as k
 from . import timer
 from ._kernel import check_timeout, current
 from .errors import ReceiveTimeout
+from .gen import _target, request
 from .process import drain, receive
 
 __all__ = ["wait_until", "assert_receive", "refute_receive", "matches", "FakeClock", "crash"]
@@ -127,7 +128,6 @@ def crash(server, reason="injected crash") -> None:
         TypeError: the process is not a GenServer (a plain process or a
             Task would take the crash request as an ordinary message).
     """
-    from .gen import _target, request
     p = _target(server, "crash")
     if p.behaviour in (None, "Task"):
         raise TypeError(f"gs.testing.crash needs a GenServer (or a supervisor or registry); {server!r} "
