@@ -25,7 +25,7 @@ from queue import Empty
 from . import _kernel as k
 from ._kernel import Pid, Ref, check_alive, check_timeout, current, deliver, resolve
 from .errors import CallTimeout, Exit, NoProc, ReceiveTimeout, StartError
-from .process import demonitor_process, drop, monitor_process, receive, spawn_process, unlink
+from .process import demonitor_process, drop, monitor_process, spawn_process, take, unlink
 from .process import exit as exit_signal
 
 __all__ = ["start", "call", "cast", "reply", "stop"]
@@ -145,7 +145,7 @@ def start(body, args=(), *, name=None, timeout: float | None = 5.0, link: bool =
         demonitor_process(me, mref)
         drop(me, lambda m: is_answer(m) or _is_exit_from(m, pid))
     try:
-        m = receive(is_answer, timeout)
+        m = take(me, is_answer, timeout, fresh=True)    # only new messages can answer
     except ReceiveTimeout:
         give_up()
         raise StartError("timeout", f"init of {label or pid!r} did not finish within {timeout} s") from None
@@ -363,7 +363,7 @@ def stop(server, reason="normal", timeout: float | None = None) -> None:
     ref = monitor_process(me, p)
     deliver(me.pid, p, ("$system", None, ("terminate", reason)), "system")
     try:
-        m = receive(lambda m: _is_down(m, ref), timeout)
+        m = take(me, lambda m: _is_down(m, ref), timeout, fresh=True)
     except BaseException as e:  # the timeout, or Ctrl-C: the server still stops; its DOWN is not left behind
         demonitor_process(me, ref)
         drop(me, lambda d: _is_down(d, ref))

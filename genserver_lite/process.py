@@ -200,14 +200,17 @@ def receive(match=None, timeout: float | None = None):
     return take(current(), match, timeout)
 
 
-def take(me: k.Process, match, timeout, peer=None):
+def take(me: k.Process, match, timeout, peer=None, fresh: bool = False):
     """The receive primitive: ``me`` takes its oldest message ``match`` accepts.
 
     ``peer`` is what the trace records as the receive's peer (a behaviour's
-    loop passes its own pid: the message goes to a callback).
+    loop passes its own pid: the message goes to a callback). ``fresh`` skips
+    the messages already received and set aside: for an answer that cannot be
+    among them (the DOWN of a monitor just made, the ack of a process just
+    started), so a waiter does not rescan an old mailbox.
     """
     saved = me.saved
-    if saved:
+    if saved and not fresh:
         if match is None:
             return _got(me, peer, saved.popleft())
         for i, m in enumerate(saved):
