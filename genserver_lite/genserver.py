@@ -230,7 +230,14 @@ class _Server:
             if self.suspended:
                 self.system(take(me, _is_system, None, me.pid))
                 continue
-            msg = saved.popleft() if saved else q.get()
+            if saved:
+                msg = saved.popleft()
+            elif q.empty():                 # idle: gs.info says "waiting" until a message comes
+                me.status = "waiting"
+                msg = q.get()
+                me.status = "running"
+            else:
+                msg = q.get()
             if msg is WAKE or not me.alive:     # killed, even if Python lost the kill's exception
                 check_alive(me)
                 continue

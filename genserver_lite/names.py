@@ -102,7 +102,9 @@ def _status(p: k.Process) -> str:
         return "suspended"
     if p.ident == threading.get_ident():
         return "running"
-    return "runnable" if (p.saved or not p.q.empty()) else "waiting"
+    if p.saved or not p.q.empty():
+        return "runnable"
+    return "waiting" if p.status == "waiting" else "running"     # busy in a callback, mailbox empty
 
 
 def processes() -> list[Pid]:

@@ -213,7 +213,7 @@ def _run(owner: Pid, ref: Ref, fn, args) -> None:
 
 
 def _run_fire_and_forget(fn, args) -> None:
-    _call(fn, args, None)
+    _call(fn, args, current().parent)       # a crash report names who started it
 
 
 def _call(fn, args, owner):
