@@ -120,8 +120,10 @@ def reset(timeout: float = 5.0) -> None:
     reset hooks stop the timer thread, tracing and live widgets. Idempotent.
     Call it from a notebook cell or a test, never from inside a process. No
     ``terminate`` callback runs (every process is killed, as ``"kill"``
-    would). A process stuck in a C call for longer than ``timeout`` seconds
-    makes it raise RuntimeError naming the process.
+    would). A process stuck in a C call makes it raise RuntimeError naming
+    the process, once ``timeout`` seconds pass in which no process thread
+    ends (so killing tens of thousands of processes, which takes seconds,
+    is not mistaken for being stuck).
     """
     me = k._local.proc
     if me is not None and not me.shell and me.alive:
@@ -131,7 +133,7 @@ def reset(timeout: float = 5.0) -> None:
     threads = []
     _threads.draining(True)      # a worker whose process ends now stops instead of parking
     try:
-        _kill_and_join(threads, deadline)
+        _kill_and_join(threads, deadline, timeout)
     finally:
         _threads.draining(False)
     with k._lock:
@@ -145,7 +147,7 @@ def reset(timeout: float = 5.0) -> None:
                            f"(use gs.sleep, not time.sleep, in a process): {stuck}")
 
 
-def _kill_and_join(threads: list, deadline: float) -> None:
+def _kill_and_join(threads: list, deadline: float, timeout: float) -> None:
     while True:
         with k._lock:
             victims = list(k._procs.values())
@@ -159,23 +161,29 @@ def _kill_and_join(threads: list, deadline: float) -> None:
     with k._lock:   # every worker and process thread not yet joined
         known = set(threads)
         threads += [t for t in k._threads if t not in known]
-    _join(threads, deadline)
+    _join(threads, timeout)
     with k._lock:
         k._threads.difference_update([t for t in threads if t.ident and not t.is_alive()])
 
 
-def _join(threads, deadline: float) -> None:
+def _join(threads, timeout: float) -> None:
     """Join process threads, re-interrupting any dead process still running its function.
+
+    Gives up once ``timeout`` seconds pass in which no thread ends.
 
     A kill is an asynchronous exception; Python may swallow one that lands in
     a garbage-collector callback or a ``__del__``. So while a dead process's
     thread is still inside its function, the kill is delivered again.
     """
     pending = [t for t in threads if t.ident is not None]
+    deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
         for t in pending:
             t.join(min(0.05, max(0.0, deadline - time.monotonic())))
-        pending = [t for t in pending if t.is_alive()]
+        left = [t for t in pending if t.is_alive()]
+        if len(left) < len(pending):        # progress: the clock starts again
+            deadline = time.monotonic() + timeout
+        pending = left
         with k._lock:       # the flags a worker clears under this lock before it parks (_threads)
             for t in pending:
                 proc = getattr(t, "_gs_proc", None)

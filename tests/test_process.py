@@ -5,6 +5,7 @@ of the Erlang reference manual (as DESIGN.md states them). Every wait is on a
 message, a monitor or a thread join; never on the wall clock.
 """
 
+import re
 import threading
 import time
 
@@ -849,3 +850,28 @@ def test_reset_refuses_to_run_inside_a_process():
     gs.spawn(body)
     msg = assert_receive(("refused", ...), LONG)
     assert "inside a process" in msg[1]
+
+
+def test_reset_names_a_process_stuck_in_a_c_call_once_nothing_moves_for_its_timeout():
+    me = gs.self()
+
+    def stuck():
+        gs.send(me, "in")
+        time.sleep(1.0)             # a C call: the kill waits until it returns
+    pid = gs.spawn(stuck)
+    thread = thread_of(pid)
+    assert_receive("in", LONG)
+    t0 = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"stuck in a blocking call.*" + re.escape(thread.name)):
+        gs.reset(timeout=0.2)
+    assert time.monotonic() - t0 < 0.9      # gave up after its timeout, not when the sleep ended
+    assert not gs.alive(pid)                 # dead to everyone already
+    thread.join(LONG)                        # and its thread ends when the C call returns
+    assert not thread.is_alive()
+
+
+def test_process_threads_are_daemon_threads():
+    # CPython scans every live non-daemon thread's lock each time a thread starts, which made the
+    # 10,000th start cost a 10,000-lock scan; gs.reset() still runs at exit (threading._register_atexit).
+    pid = gs.spawn(echo_loop)
+    assert thread_of(pid).daemon
