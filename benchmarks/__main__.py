@@ -53,6 +53,10 @@ def parse(argv):
         ap.error(f"--reps must be at least 1, got {args.reps}")
     if args.alive is not None and args.alive < 1:
         ap.error(f"--alive must be at least 1, got {args.alive}")
+    if args.combine and args.load:
+        ap.error("--combine and --load each read saved runs: give one of them")
+    if args.combine and (args.plot or args.json):
+        ap.error("--combine prints a verdict only; plot or save one run with --load RUN.json --plot PATH")
     return args
 
 

@@ -95,6 +95,9 @@ def test_bad_arguments_are_refused():
     done = subprocess.run([sys.executable, "-m", "benchmarks.alive", "gs", "ten"],
                           cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and "usage" in done.stderr
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "--combine", "a.json", "--plot", "x.png"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "--combine prints a verdict only" in done.stderr   # not ignored
     with pytest.raises(ValueError, match="unknown system 'erlang'"):
         from benchmarks.systems import by_name
         by_name("erlang")
