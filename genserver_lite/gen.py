@@ -153,8 +153,9 @@ def start(body, args=(), *, name=None, timeout: float | None = 5.0, link: bool =
         if me.alive:    # Ctrl-C in the notebook while init runs: the start is abandoned, as on a timeout
             give_up()
         raise
+    who = (label or repr(pid)) + (f" (named {name!r})" if type(name) is tuple else "")   # a via name can fail
     if m[0] == "DOWN":
-        raise StartError(m[4], f"{label or pid!r} exited during init with reason {m[4]!r}")
+        raise StartError(m[4], f"{who} exited during init with reason {m[4]!r}")
     if not demonitor_process(me, mref):
         drop(me, lambda m: type(m) is tuple and len(m) == 5 and m[0] == "DOWN" and m[1] is mref)
     kind, reason = m[2]
@@ -163,7 +164,7 @@ def start(body, args=(), *, name=None, timeout: float | None = 5.0, link: bool =
     drop(me, lambda m: _is_exit_from(m, pid))   # a trapping starter may have its EXIT queued
     if kind == "ignore":
         return None
-    raise StartError(reason, f"{label or 'process'} failed to start: {reason!r}")
+    raise StartError(reason, f"{who} failed to start: {reason!r}")
 
 
 def _is_exit_from(m, pid) -> bool:

@@ -646,6 +646,8 @@ _CATALOGUE = [
     # Registry: calls
     ("registry unknown", lambda e: _R.register("no-such-registry", "k"),
      gs.NoProc, "Registry.register: no registry is running as 'no-such-registry'"),
+    ("via name, no registry", lambda e: Echo.start_link(name=("via", _R, ("no-such-registry", "k"))),
+     gs.StartError, r"named \('via', <class '.*Registry'>, \('no-such-registry', 'k'\)\).*'noproc'"),
     ("registry not a name", lambda e: _R.lookup(42, "k"),
      TypeError, r"Registry.lookup needs a registry's name \(str\) or pid, got 42"),
     ("registry unhashable key", lambda e: _R.register(e.ureg, ["k"]),
