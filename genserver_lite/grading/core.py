@@ -410,10 +410,19 @@ def _load() -> None:
 
 
 def exercises(notebook: str | None = None) -> list[Exercise]:
-    """Every registered exercise, by id (or only those of ``notebook``, a file stem ``NN_slug``)."""
+    """Every registered exercise, by id (or only those of ``notebook``, a file stem ``NN_slug``).
+
+    A ``notebook`` that has no exercises raises LookupError listing those that do.
+    """
     _load()
     found = sorted(_REGISTRY.values(), key=lambda e: tuple(int(x) for x in e.id.split(".")))
-    return [e for e in found if notebook is None or e.notebook == notebook]
+    if notebook is None:
+        return found
+    mine = [e for e in found if e.notebook == notebook]
+    if not mine:
+        stems = ", ".join(sorted({e.notebook for e in found})) or "none"
+        raise LookupError(f"no exercises for notebook {notebook!r} (notebooks with exercises: {stems})")
+    return mine
 
 
 def get(exercise_id: str) -> Exercise:

@@ -73,6 +73,9 @@ def test_the_registry_lists_and_finds_exercises():
     assert "03.1" in ids
     assert ids == sorted(ids, key=lambda i: tuple(int(x) for x in i.split(".")))
     assert [e.id for e in gs.grading.exercises("03_genserver_template")][0] == "03.1"
+    with pytest.raises(LookupError, match=r"no exercises for notebook '01_processes_and_messages' "
+                                          r"\(notebooks with exercises: 03_genserver_template, "):
+        gs.grading.exercises("01_processes_and_messages")
     stack = gs.grading.get("03.1")
     assert (stack.difficulty, stack.minutes, stack.names) == ("★", 10, ["Stack"])
     with pytest.raises(LookupError, match=r"no exercise '99.99' \(known: .*03.1"):
