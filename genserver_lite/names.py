@@ -198,6 +198,7 @@ def _at_shutdown() -> None:
         k.log.warning("%s", e)
 
 
-# Runs before the interpreter joins non-daemon threads, so a notebook kernel
-# or a script that leaves processes running still shuts down cleanly.
+# Runs when the interpreter starts to exit, before it joins or abandons any thread,
+# so a notebook kernel or a script that leaves processes running stops them first
+# (process threads are daemon threads: see _threads) and shuts down cleanly.
 threading._register_atexit(_at_shutdown)
