@@ -6,6 +6,8 @@ message, a monitor or a thread join; never on the wall clock.
 """
 
 import re
+import subprocess
+import sys
 import threading
 import time
 
@@ -875,3 +877,21 @@ def test_process_threads_are_daemon_threads():
     # 10,000th start cost a 10,000-lock scan; gs.reset() still runs at exit (threading._register_atexit).
     pid = gs.spawn(echo_loop)
     assert thread_of(pid).daemon
+
+
+def test_a_script_that_leaves_processes_running_exits_at_once_and_cleanly(tmp_path):
+    script = tmp_path / "leaves_them.py"
+    script.write_text(
+        "import genserver_lite as gs\n"
+        "class Server(gs.GenServer):\n"
+        "    def init(self, arg):\n"
+        "        gs.trap_exit(True)\n"
+        "        return ('ok', arg)\n"
+        "sup = gs.Supervisor.start_link([(Server, 1)])\n"
+        "waiter = gs.spawn(lambda: gs.receive())\n"
+        "sleeper = gs.spawn(lambda: gs.sleep(3600))\n"
+        "print('left', len(gs.processes()), 'processes', flush=True)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "left 5 processes\n"     # the shell, the supervisor, its child, two plain ones
+    assert done.stderr == ""                        # no report of a stuck thread, no traceback
