@@ -13,8 +13,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## make lab: create .venv, install, open JupyterLab on the course
+# The server's root is the project, so the notebooks' links to ../exercises/ work;
+# the browser opens on the first notebook. (Root in a container: --allow-root.)
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root) \
+	    notebooks/00_orientation.ipynb
 
 ## make test: create .venv if missing, install, run every test
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=120 --nbval-sanitize-with notebooks/sanitize.cfg

@@ -59,3 +59,20 @@ def test_the_core_packages_the_course_needs_are_runtime_dependencies():
 
 def test_environment_uses_conda_forge():
     assert "conda-forge" in (ROOT / "environment.yml").read_text()
+
+
+def test_make_lab_serves_the_whole_course_so_links_to_exercises_work():
+    import shlex
+    import subprocess
+    done = subprocess.run(["make", "-n", "--always-make", "lab"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    line = " ".join(done.stdout.replace("\\\n", " ").splitlines()[-1:])
+    args = shlex.split(line)
+    assert args[0].endswith("jupyter") and args[1] == "lab", line
+    roots = [a.split("=", 1)[1] for a in args if a.startswith("--ServerApp.root_dir=")]
+    assert [pathlib.Path(r).resolve() for r in roots] == [ROOT]     # not notebooks/: ../exercises must be inside
+    opened = [a for a in args[2:] if not a.startswith("-")]
+    assert opened == ["notebooks/00_orientation.ipynb"] and (ROOT / opened[0]).is_file()
+    links = re.findall(r"\(\.\./(exercises/[\w.]+\.ipynb)\)", (ROOT / "notebooks" / "03_genserver_template.ipynb").read_text())
+    assert links and all((ROOT / link).is_file() for link in links)
