@@ -160,6 +160,24 @@ def test_pythons_own_type_error_does_not_name_the_field(capsys):
             "between instances of 'str' and 'int'; the message should name the field 'ttl'") in out
 
 
+def test_an_accepted_set_of_roles_asks_for_a_type_error(capsys):
+    _, out = grade_fails("04.1", {**SESSION_NS, "Session": AcceptsAnyRoles}, capsys)
+    assert ("why: Session(user='ada', token='t0k3n', ttl=60.0, roles={'admin'}) was accepted; expected "
+            "a TypeError naming 'roles'\n") in out
+
+
+def test_a_value_error_naming_roles_is_accepted_too(capsys):
+    @dataclass(frozen=True)
+    class RolesValueError(Session):
+        def __post_init__(self):
+            if not isinstance(self.roles, frozenset):
+                raise ValueError("roles must be a frozenset")
+            super().__post_init__()
+
+    report = gs.grading.check("04.1", {**SESSION_NS, "Session": RolesValueError})
+    assert (report.passed, report.total) == (6, 6)
+
+
 def test_a_forgotten_field_is_shown(capsys):
     _, out = grade_fails("04.1", {**SESSION_NS, "grant": grant_by_rebuilding}, capsys)
     assert ("why: (user, token, ttl, last_seen) of grant(s, 'admin'), with s used at 30.0: got "

@@ -62,12 +62,12 @@ class Session(gs.GenServer):
         return super().start_link(session_id, name=via(session_id))
 
     def init(self, session_id):
-        return ("ok", {"id": session_id, "input": []})
+        return ("ok", {"id": session_id, "input": ()})
 
     def handle_call(self, request, from_, state):
         match request:
             case ("input", text):
-                return ("reply", "ok", {**state, "input": [*state["input"], text]})
+                return ("reply", "ok", {**state, "input": (*state["input"], text)})
             case "history":
                 return ("reply", state["input"], state)
 
@@ -150,6 +150,27 @@ def test_the_reference_sessions_pass_every_check(capsys):
     assert report.seconds < 1.0
 
 
+class ListHistorySession(Session):
+    """The history kept in a list (rebuilt on each input, never changed in place): it passes too."""
+
+    def init(self, session_id):
+        return ("ok", {"id": session_id, "input": []})
+
+    def handle_call(self, request, from_, state):
+        match request:
+            case ("input", text):
+                return ("reply", "ok", {**state, "input": [*state["input"], text]})
+        return super().handle_call(request, from_, state)
+
+
+def test_a_session_with_a_list_history_passes_every_check(capsys):
+    def open_list_session(session_id):
+        return gs.DynamicSupervisor.start_child(SUPERVISOR, (ListHistorySession, session_id))
+
+    report = gs.grading.check("07.1", sessions_ns(Session=ListHistorySession, open_session=open_list_session))
+    assert (report.passed, report.total) == (6, 6)
+
+
 @pytest.mark.parametrize("ns, failing, why", [
     (sessions_ns(Session=GlobalSession, open_session=global_open, whereis=gs.whereis,
                  list_sessions=global_list, call_session=gs.call),
@@ -210,7 +231,7 @@ ROOMS = "rooms"
 
 
 def start_rooms():
-    return gs.Registry.start_link("duplicate", name=ROOMS)
+    return gs.Registry.start_link(keys="duplicate", name=ROOMS)
 
 
 class Member(gs.GenServer):
@@ -219,7 +240,7 @@ class Member(gs.GenServer):
     def init(self, arg):
         name, room = arg
         gs.Registry.register(ROOMS, room, name)
-        return ("ok", {"name": name, "messages": []})
+        return ("ok", {"name": name, "messages": ()})
 
     def handle_call(self, request, from_, state):
         match request:
@@ -232,7 +253,7 @@ class Member(gs.GenServer):
     def handle_info(self, msg, state):
         match msg:
             case ("chat", room, text):
-                return ("noreply", {**state, "messages": [*state["messages"], (room, text)]})
+                return ("noreply", {**state, "messages": (*state["messages"], (room, text))})
         return super().handle_info(msg, state)
 
 

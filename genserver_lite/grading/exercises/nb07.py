@@ -71,9 +71,15 @@ def _open(ns, session_id):
     return pid
 
 
+def _as_list(reply):
+    """A history or a list of messages as a list: the given code replies a tuple (a value), a list is fine too."""
+    return list(reply) if isinstance(reply, (list, tuple)) else reply
+
+
 def _call_session(ns, session_id, request):
+    """``call_session(session_id, request)``, a sequence reply as a list; a failure becomes a sentence."""
     try:
-        return ns["call_session"](session_id, request)
+        return _as_list(ns["call_session"](session_id, request))
     except gs.NoProc as e:
         raise AssertionError(f"call_session({session_id!r}, {request!r}): no session is registered "
                              f"under that id") from e
@@ -225,7 +231,7 @@ def _member(ns, name, room):
 
 def _got(pid):
     """The member's messages; the call comes after every message the check sent before it."""
-    return call(pid, "messages")
+    return _as_list(call(pid, "messages"))
 
 
 def _broadcast(ns, room, text):
