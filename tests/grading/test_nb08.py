@@ -271,6 +271,16 @@ class TaskStart(Fetcher):
         return super().handle_call(request, from_, state)
 
 
+class LinkedTask(Fetcher):
+    """Retries in a task started with Task.async_: linked, so a fetch that raises takes the server down."""
+
+    def handle_call(self, request, from_, state):
+        if request[0] == "fetch":
+            task = gs.Task.async_(fetch_with_retry, state["fetch"], request[1], self.waits(state))
+            return ("noreply", {**state, "pending": {**state["pending"], task.ref: from_}})
+        return super().handle_call(request, from_, state)
+
+
 FETCHER_TITLES = [c.title for c in gs.grading.get("08.2").checks]
 
 
@@ -286,6 +296,17 @@ def test_the_reference_fetcher_passes_every_check(capsys):
 ])
 def test_a_fetcher_mistake_fails_the_right_checks(cls, failing, capsys):
     assert_fails_with_hints("08.2", {"Fetcher": cls}, failing, capsys)
+
+
+@pytest.mark.parametrize("cls, why", [
+    (LinkedTask, "why: the Fetcher died with the task whose fetch raised: a linked task (Task.async_) takes "
+                 "its owner down; start it with TaskSupervisor.async_nolink"),
+    (TaskStart, "why: the caller got no answer within 0.5 s when fetch raised: nobody replied for the task "
+                "that crashed"),
+])
+def test_a_crash_nobody_answers_says_why(cls, why, capsys):
+    _, out = assert_fails_with_hints("08.2", {"Fetcher": cls}, [FETCHER_TITLES[5]], capsys)
+    assert why in out
 
 
 def test_a_constant_delay_shows_the_waits(capsys):

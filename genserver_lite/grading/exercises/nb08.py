@@ -156,8 +156,8 @@ def _rejects_while_probing(ns):
 
 
 @BREAKER.check("a probe that returns closes the circuit, with the failure count at 0",
-               hint="when the probe's process exits normally (or its task answers), set status 'closed' "
-                    "and failures 0")
+               hint="monitor the probe's process: its ('DOWN', ref, 'process', pid, 'normal') means probe() "
+                    "returned (or, in a task, its answer); then set status 'closed' and failures 0")
 def _probe_ok(ns):
     with gs.testing.FakeClock() as clock:
         b = _breaker(ns)
@@ -181,8 +181,8 @@ def _probe_fails(ns):
             _wait_status(b, "open", "after the probe raised")
         except AssertionError:
             if not alive(b):
-                raise AssertionError("the breaker died with its probe: a crash of a linked task kills "
-                                     "its owner") from None
+                raise AssertionError("the breaker died with its probe: a crash of a linked process "
+                                     "(gs.spawn_link, Task.async_) kills the breaker too") from None
             raise
         expect(call(b, "ask"), "rejected", "ask after the probe failed")
         clock.advance(_COOLDOWN - 0.5)
@@ -293,6 +293,12 @@ def _responsive(ns):
                     "to the caller; Task.start would leave the caller waiting")
 def _crash_answered(ns):
     answer, _, pid = _fetch(ns, "!", call_timeout=_WAIT / 2)
+    if not alive(pid):
+        raise AssertionError("the Fetcher died with the task whose fetch raised: a linked task (Task.async_) "
+                             "takes its owner down; start it with TaskSupervisor.async_nolink")
+    if answer == "no answer (CallTimeout)":
+        raise AssertionError(f"the caller got no answer within {_WAIT / 2:g} s when fetch raised: nobody "
+                             f"replied for the task that crashed")
     if not (type(answer) is tuple and len(answer) == 2 and answer[0] == "error"):
         raise AssertionError(f"the answer when fetch raises: got {answer!r}, expected ('error', reason)")
     expect(call(pid, "ping"), "pong", "ping after the crash")

@@ -64,6 +64,10 @@ def _lookup(sid):
     return [pid for pid, _value in gs.Registry.lookup("sessions", sid)]
 
 
+def _shown(pids) -> str:
+    return "nothing" if not pids else ", ".join(map(repr, pids))
+
+
 def _kill(sup, child) -> None:
     """Kill a child of ``sup`` (by id or pid) and return once ``sup`` has handled it."""
     gs.course.crash_child(sup, child, kill=True, timeout=_WAIT)
@@ -93,12 +97,18 @@ def _opens(ns):
     _start(ns)
     pids = {sid: _open(ns, sid) for sid in ("s1", "s2")}
     for sid, pid in pids.items():
-        expect(_lookup(sid) == [pid], True, f"Registry.lookup('sessions', {sid!r}) is [the pid open_session "
-                                            f"returned]")
+        found = _lookup(sid)
+        if found != [pid]:
+            raise AssertionError(f"open_session({sid!r}) returned {pid!r}, but the registry 'sessions' has "
+                                 f"{_shown(found)} under {sid!r}: does Session.start_link pass "
+                                 f"name=('via', gs.Registry, ('sessions', session_id))?")
         expect(call(("via", gs.Registry, ("sessions", sid)), "ping"), ("pong", sid),
                f"a call to session {sid!r} by its via name")
     children = {pid for _id, pid, _type, _modules in gs.DynamicSupervisor.which_children("buffers")}
-    expect(set(pids.values()) <= children, True, "the sessions are children of 'buffers'")
+    strays = sorted(sid for sid, pid in pids.items() if pid not in children)
+    if strays:
+        raise AssertionError(f"session(s) {', '.join(map(repr, strays))} run but are not children of 'buffers': "
+                             f"start them with gs.DynamicSupervisor.start_child('buffers', ...)")
 
 
 @TREE.check("sessions are transient: a crash brings one back under its id, a logout closes it",
@@ -112,13 +122,18 @@ def _transient(ns):
     if not now:
         raise AssertionError("after s1 crashed, no process is registered as 's1': 'buffers' did not "
                              "restart it")
-    expect(now[0] is not s1, True, "s1 is a new process after its crash")
-    expect(_lookup("s2") == [s2], True, "s2 kept its process")
+    if now[0] == s1:
+        raise AssertionError(f"s1 was killed, yet {s1!r}, its old pid, is still registered as 's1'")
+    if _lookup("s2") != [s2]:
+        raise AssertionError(f"s2 lost its process when s1 crashed: registered as 's2' now: "
+                             f"{_shown(_lookup('s2'))}, expected {s2!r}")
     ref = gs.monitor(s2)
     cast(("via", gs.Registry, ("sessions", "s2")), "logout")
     gs.receive(lambda m: type(m) is tuple and m[:2] == ("DOWN", ref), timeout=_WAIT)
     _sessions_settled()
-    expect(_lookup("s2"), [], "the processes registered as 's2' after it logged out")
+    if _lookup("s2"):
+        raise AssertionError(f"s2 logged out (it stopped with 'normal') and 'buffers' started it again "
+                             f"({_shown(_lookup('s2'))}): a permanent child comes back even after a normal exit")
 
 
 @TREE.check("a crash of the breaker restarts the breaker only: every session keeps its process",
@@ -127,12 +142,15 @@ def _transient(ns):
 def _breaker_crash(ns):
     sup = _start(ns)
     pids = {sid: _open(ns, sid) for sid in ("s1", "s2")}
-    breaker = gs.whereis("breaker")
+    breaker, terminals = gs.whereis("breaker"), gs.whereis("terminals")
     _kill(sup, breaker)
     if gs.whereis("breaker") in (None, breaker):
         raise AssertionError("the breaker was killed and Service did not start a new one")
     for sid, pid in pids.items():
-        expect(_lookup(sid) == [pid], True, f"session {sid!r} kept its process after the breaker crashed")
+        if _lookup(sid) != [pid]:
+            why = ": Service restarted Terminals too" if gs.whereis("terminals") != terminals else ""
+            raise AssertionError(f"session {sid!r} is not registered with its process after the breaker "
+                                 f"crashed (registered as {sid!r} now: {_shown(_lookup(sid))}){why}")
 
 
 @TREE.check("a crash of the registry restarts 'buffers' after it, and sessions open again",
@@ -146,7 +164,9 @@ def _registry_crash(ns):
         raise AssertionError("the registry was killed and 'buffers' kept its process: the sessions in it "
                              "died with the registry, and their restarts would find no registry")
     pid = _open(ns, "s1")
-    expect(_lookup("s1") == [pid], True, "a session opened after the registry's restart is registered")
+    if _lookup("s1") != [pid]:
+        raise AssertionError(f"a session opened after the registry's restart is not registered: "
+                             f"the registry has {_shown(_lookup('s1'))} under 's1'")
 
 
 @TREE.check("a crash of 'buffers' leaves the registry running",
@@ -156,5 +176,8 @@ def _buffers_crash(ns):
     _start(ns)
     registry = gs.whereis("sessions")
     _kill("terminals", "buffers")
-    expect(gs.whereis("sessions") is registry, True, "the registry kept its process after 'buffers' crashed")
-    expect(gs.whereis("buffers") is not None, True, "'buffers' runs again")
+    if gs.whereis("sessions") != registry:
+        raise AssertionError("'buffers' was killed and the registry was restarted with it: Terminals "
+                             "restarted a child that does not depend on 'buffers'")
+    if gs.whereis("buffers") is None:
+        raise AssertionError("'buffers' was killed and Terminals did not start a new one")
