@@ -64,10 +64,10 @@ def test_environment_uses_conda_forge():
 def test_make_lab_serves_the_whole_course_so_links_to_exercises_work():
     import shlex
     import subprocess
-    done = subprocess.run(["make", "-n", "--always-make", "lab"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=30)
+    done = subprocess.run(["make", "-n", "--always-make", "--no-print-directory", "lab"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=30)     # (also when run under make)
     assert done.returncode == 0, done.stderr
-    line = " ".join(done.stdout.replace("\\\n", " ").splitlines()[-1:])
+    line = done.stdout.replace("\\\n", " ").strip().splitlines()[-1]
     args = shlex.split(line)
     assert args[0].endswith("jupyter") and args[1] == "lab", line
     roots = [a.split("=", 1)[1] for a in args if a.startswith("--ServerApp.root_dir=")]
