@@ -182,7 +182,9 @@ class SupervisorServer(GenServer):
     def record(self, state: State, event: str, child: Child | None, pid=None, reason=None,
                action: str = "none", siblings=()) -> dict:
         ev = {"seq": next(state.seq), "time": now(), "event": event,
-              "id": child.id if child is not None else None, "pid": pid, "reason": reason,
+              "id": child.id if child is not None else None,
+              "child": child.key if child is not None else None,   # tells apart children sharing an id
+              "pid": pid, "reason": reason,
               "action": action, "siblings": list(siblings),
               "max_restarts": state.max_restarts, "max_seconds": state.max_seconds}
         state.history.append(ev)

@@ -167,6 +167,21 @@ def test_timeline_of_a_live_supervisor_reads_its_history():
     assert len(_by_gid(fig, "restart")) == 3 and len(_by_gid(fig, "window")) == 1
 
 
+def test_timeline_gives_each_child_of_a_dynamic_supervisor_its_own_row():
+    sup = gs.DynamicSupervisor.start_link()
+    pids = [gs.DynamicSupervisor.start_child(sup, (sc.Stack, [i])) for i in range(3)]
+    for pid in pids[:2]:                     # one spec, one id ("Stack"), three children: crash two
+        ref = gs.monitor(pid)
+        gs.exit(pid, "boom")
+        gs.receive(lambda m: m[:2] == ("DOWN", ref), timeout=5.0)
+    wait_until(lambda: sum(e["event"] == "restarted" for e in gs.sys.get_state(sup).history) == 2)
+    fig = restart_timeline(sup)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Stack #1", "Stack #2", "Stack #3"]
+    rows = lambda gid: sorted(int(round(a.get_ydata()[0])) for a in _by_gid(fig, gid))  # noqa: E731
+    assert rows("crash") == [0, 1] and rows("restart") == [0, 1] and rows("start") == [0, 1, 2]
+
+
 # -- widgets -------------------------------------------------------------------------------------
 
 def _buttons(panel, child_id):

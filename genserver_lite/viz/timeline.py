@@ -106,12 +106,7 @@ def restart_timeline(source, *, limits: dict | None = None, title: str | None = 
             before the picture is drawn, when its events do not carry them).
     """
     events, sups, origin = collect(source, limits)
-    rows: list[tuple[str, object]] = []
-    for label, ev in events:
-        if ev["id"] is not None and (label, ev["id"]) not in rows:
-            rows.append((label, ev["id"]))
-    many = len(sups) > 1
-    names = [f"{lab} / {child_id_text(i)}" if many else child_id_text(i) for lab, i in rows]
+    key_of, rows, names = _rows(events, many=len(sups) > 1)
     n_rows = max(1, len(rows))
     fig = new_figure(9.0, 0.45 * n_rows + 0.7 * max(1, len(sups)) + 2.6)
     top_h = 0.45 * n_rows + 0.5
@@ -123,7 +118,7 @@ def restart_timeline(source, *, limits: dict | None = None, title: str | None = 
     row_of = {key: i for i, key in enumerate(rows)}
     times = [ev["time"] - origin for _, ev in events] or [0.0]
     span = max(times) - min(times) or 1.0
-    _draw_children(ax, events, row_of, origin, span)
+    _draw_children(ax, events, key_of, row_of, origin, span)
     ax.set_yticks(range(n_rows), names if rows else ["(no supervisor events)"], fontsize=8)
     ax.set_ylim(n_rows - 0.4, -0.6)
     ax.grid(axis="x", color="#eeeeee")
@@ -142,13 +137,44 @@ def restart_timeline(source, *, limits: dict | None = None, title: str | None = 
     return fig
 
 
-def _draw_children(ax, events, row_of, origin, span) -> None:
+def _rows(events, many: bool):
+    """One row per child: ``(key_of, rows, names)``.
+
+    A child is its supervisor's label and its id; children that share an id
+    (a DynamicSupervisor's, all started from one spec, as in OTP) are told
+    apart by the child record each event names, and shown as ``id #1``,
+    ``id #2`` in the order they first appear. A restarted child keeps its row.
+    """
+    serials: dict = {}       # (label, id) -> the child records seen under it, in order
+    for label, ev in events:
+        if ev["id"] is not None:
+            seen = serials.setdefault((label, ev["id"]), [])
+            if ev.get("child") not in seen:
+                seen.append(ev.get("child"))
+
+    def key_of(label, ev):
+        seen = serials.get((label, ev["id"]))
+        if seen is None:
+            return None
+        return (label, ev["id"], ev.get("child") if len(seen) > 1 else None)
+    rows, names = [], []
+    for label, ev in events:
+        key = key_of(label, ev)
+        if key is not None and key not in rows:
+            rows.append(key)
+            seen = serials[(label, ev["id"])]
+            text = child_id_text(ev["id"]) + (f" #{seen.index(key[2]) + 1}" if len(seen) > 1 else "")
+            names.append(f"{label} / {text}" if many else text)
+    return key_of, rows, names
+
+
+def _draw_children(ax, events, key_of, row_of, origin, span) -> None:
     later = offset_copy(ax.transData, fig=ax.figure, x=8, units="points")   # a restart at the crash's time
     down_since: dict = {}
     taking_down: dict = {}       # (sup, sibling id) -> the crash's (x, row)
     for label, ev in events:
         x = ev["time"] - origin
-        key = (label, ev["id"])
+        key = key_of(label, ev)
         row = row_of.get(key)
         kind, reason = ev["event"], ev["reason"]
         if kind == "intensity_reached":
@@ -171,7 +197,7 @@ def _draw_children(ax, events, row_of, origin, span) -> None:
             for sib in ev.get("siblings", []):
                 taking_down[(label, sib)] = (x, row)
         elif kind == "terminated":
-            cause = taking_down.pop(key, None)
+            cause = taking_down.pop((label, ev["id"]), None)
             ax.plot([x], [row], marker="s", ms=7, ls="none", zorder=4,
                     color="#ef6c00" if cause else "#9e9e9e", gid="taken_down" if cause else "terminated")
             if cause is not None:
