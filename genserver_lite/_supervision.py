@@ -71,7 +71,7 @@ class Child:
     def row(self) -> dict:
         return {"id": self.id, "pid": self.pid, "status": self.status, "type": self.type,
                 "restart": self.restart, "shutdown": self.shutdown, "restarts": self.restarts,
-                "modules": list(self.modules)}
+                "modules": list(self.modules), "key": self.key}
 
 
 class State:

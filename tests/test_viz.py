@@ -192,6 +192,23 @@ def _buttons(panel, child_id):
     raise AssertionError(f"no row for {child_id}")
 
 
+def test_panel_of_a_dynamic_supervisor_marks_only_the_child_that_exited():
+    from genserver_lite.viz.widgets import SupervisorPanel
+    sup = gs.DynamicSupervisor.start_link(name="dyn")
+    pids = [gs.DynamicSupervisor.start_child(sup, (sc.Stack, [i])) for i in range(3)]
+    panel = SupervisorPanel(sup)
+    try:
+        assert len(panel.rows) == 3                     # three children, one id: three rows
+        ref = gs.monitor(pids[1])
+        gs.exit(pids[1], "boom")
+        gs.receive(lambda m: m[:2] == ("DOWN", ref), timeout=5.0)
+        wait_until(lambda: sorted(r["restarts"] for r in panel.rows.values()) == [0, 0, 1], 2.0)
+        marks = sorted((r["restarts"], r["mark"] or "") for r in panel.rows.values())
+        assert marks == [(0, ""), (0, ""), (1, "exited")], panel.rows
+    finally:
+        panel.close()
+
+
 def test_panel_updates_itself_and_highlights_the_siblings_taken_down():
     from genserver_lite.viz.widgets import SupervisorPanel
     sup = Supervisor.start_link([sc.A, sc.B, sc.C], strategy="one_for_all", name="sup")

@@ -58,7 +58,8 @@ class SupervisorPanel(W.VBox):
 
     Attributes:
         rows: ``{(supervisor label, child id): {"status", "restarts", "pid", "mark"}}``,
-            ``mark`` being ``"exited"``, ``"taken_down"`` or None.
+            ``mark`` being ``"exited"``, ``"taken_down"`` or None. Children that share an
+            id (a DynamicSupervisor's) are keyed ``(label, id, child record number)``.
         banner: the last event, in words.
         listener: the pid of the listening process (None once closed).
     """
@@ -149,7 +150,9 @@ class SupervisorPanel(W.VBox):
             label = labels.get(sup_pid, "?")
             cid = child_id_text(ev["id"]) if ev["id"] is not None else ""
             if ev["event"] == "exited" and ev["action"] in ("restart", "escalate"):
-                self.marks = {(label, ev["id"]): "exited"}
+                # the child that exited by its record (a DynamicSupervisor's children share an id);
+                # the siblings a strategy took down by id (a Supervisor's ids are unique)
+                self.marks = {("child", ev.get("child")): "exited"}
                 self.marks.update({(label, s): "taken_down" for s in ev["siblings"]})
                 took = (", takes down " + ", ".join(child_id_text(s) for s in ev["siblings"])
                         if ev["siblings"] else "")
@@ -171,11 +174,12 @@ class SupervisorPanel(W.VBox):
         for node, depth in _walk_depth(self.tree):
             label = _sup_label(node)
             boxes.append(W.HTML(_sup_html(node, depth), layout=W.Layout(margin=f"4px 0 0 {24 * depth}px")))
+            ids = [c["id"] for c in node["children"]]
             for c in node["children"]:
                 if c.get("tree"):
                     continue        # drawn as its own supervisor header below
-                key = (label, c["id"])
-                mark = self.marks.get(key)
+                key = (label, c["id"]) if ids.count(c["id"]) == 1 else (label, c["id"], c.get("key"))
+                mark = self.marks.get(("child", c.get("key"))) or self.marks.get((label, c["id"]))
                 rows[key] = {"status": c["status"], "restarts": c["restarts"], "pid": c["pid"],
                              "mark": mark}
                 boxes.append(self._child_row(node, c, depth + 1, mark, live))
@@ -183,7 +187,7 @@ class SupervisorPanel(W.VBox):
                 if c.get("tree"):
                     key = (label, c["id"])
                     rows[key] = {"status": c["status"], "restarts": c["restarts"], "pid": c["pid"],
-                                 "mark": self.marks.get(key)}
+                                 "mark": self.marks.get(("child", c.get("key"))) or self.marks.get(key)}
         self.rows = rows
         self._banner.value = (f"<div style='font-size:12px;color:#bf360c;margin-bottom:4px'>"
                               f"{html.escape(self.banner)}</div>")
