@@ -4,6 +4,7 @@ import pytest
 
 import genserver_lite as gs
 from genserver_lite.grading import GradingFailed
+from grading_asserts import grade_fails
 
 STACK = gs.grading.get("03.1")
 HINTS = {c.title: c.hint for c in STACK.checks}
@@ -89,10 +90,7 @@ class KeepsItOnSelf(gs.GenServer):
 
 
 def failed_checks(cls, capsys):
-    with pytest.raises(GradingFailed) as info:
-        gs.grading.check("03.1", {"Stack": cls})
-    out = capsys.readouterr().out
-    return info.value.report, out
+    return grade_fails("03.1", {"Stack": cls}, capsys)
 
 
 def test_the_reference_solution_passes_every_check(capsys):
@@ -234,9 +232,7 @@ class StopsWithoutReplying(Heartbeat):
 
 
 def failed_heartbeat(cls, capsys):
-    with pytest.raises(GradingFailed) as info:
-        gs.grading.check("03.2", {"Heartbeat": cls})
-    return info.value.report, capsys.readouterr().out
+    return grade_fails("03.2", {"Heartbeat": cls}, capsys)
 
 
 def test_the_reference_heartbeat_passes_every_check(capsys):

@@ -5,27 +5,7 @@ from dataclasses import dataclass, replace
 import pytest
 
 import genserver_lite as gs
-from genserver_lite.grading import GradingFailed
-
-
-def hints(exercise_id):
-    return {c.title: c.hint for c in gs.grading.get(exercise_id).checks}
-
-
-def grade_fails(exercise_id, ns, capsys):
-    with pytest.raises(GradingFailed) as info:
-        gs.grading.check(exercise_id, ns)
-    return info.value.report, capsys.readouterr().out
-
-
-def assert_fails_with_hints(exercise_id, ns, failing, capsys):
-    report, out = grade_fails(exercise_id, ns, capsys)
-    assert report.failed_titles() == failing
-    all_hints = hints(exercise_id)
-    for title in failing:
-        assert f"✗ {title}\n    hint: {all_hints[title]}\n" in out
-    assert out.endswith(f"{report.total - len(failing)}/{report.total} checks passed\n")
-    return report, out
+from grading_asserts import assert_fails_with_hints, grade_fails
 
 
 # -- 04.1 · A Session struct: the reference, as in solutions/04_state.ipynb -------------------

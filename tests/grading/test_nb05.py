@@ -5,34 +5,7 @@ from dataclasses import dataclass, replace
 import pytest
 
 import genserver_lite as gs
-from genserver_lite.grading import GradingFailed
-
-
-def hints(exercise_id):
-    return {c.title: c.hint for c in gs.grading.get(exercise_id).checks}
-
-
-def grade_fails(exercise_id, ns, capsys):
-    with pytest.raises(GradingFailed) as info:
-        gs.grading.check(exercise_id, ns)
-    return info.value.report, capsys.readouterr().out
-
-
-def assert_fails_with_hints(exercise_id, ns, failing, capsys):
-    report, out = grade_fails(exercise_id, ns, capsys)
-    assert report.failed_titles() == failing
-    all_hints = hints(exercise_id)
-    for title in failing:
-        assert f"✗ {title}\n    hint: {all_hints[title]}\n" in out
-    assert out.endswith(f"{report.total - len(failing)}/{report.total} checks passed\n")
-    return report, out
-
-
-def assert_passes(exercise_id, ns, n, capsys):
-    report = gs.grading.check(exercise_id, ns)
-    assert (report.passed, report.total) == (n, n)
-    assert capsys.readouterr().out.endswith(f"{n}/{n} checks passed\n")
-    return report
+from grading_asserts import assert_fails_with_hints, assert_passes, grade_fails
 
 
 # -- 05.1 · A deferred reply ------------------------------------------------------------------
@@ -125,7 +98,7 @@ SURVIVES = "a fetch that crashes leaves the server alive and answering"
 
 
 def test_the_reference_fetcher_passes_every_check(capsys):
-    report = assert_passes("05.1", {"Fetcher": Fetcher}, 5, capsys)
+    report = assert_passes("05.1", {"Fetcher": Fetcher}, capsys, n=5)
     assert report.seconds < 1.0
 
 
@@ -282,7 +255,7 @@ NOTHING_LEFT = "a finished lookup leaves nothing behind; a late deadline or a st
 
 
 def test_the_reference_lookup_passes_every_check(capsys):
-    report = assert_passes("05.2", {"Lookup": Lookup}, 5, capsys)
+    report = assert_passes("05.2", {"Lookup": Lookup}, capsys, n=5)
     assert report.seconds < 1.0
 
 
@@ -445,7 +418,7 @@ SHUTDOWN = "items still waiting when a supervisor stops the server are flushed; 
 
 
 def test_the_reference_batch_processor_passes_every_check(capsys):
-    report = assert_passes("05.3", {"BatchProcessor": BatchProcessor}, 5, capsys)
+    report = assert_passes("05.3", {"BatchProcessor": BatchProcessor}, capsys, n=5)
     assert report.seconds < 1.0
 
 

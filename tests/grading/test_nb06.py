@@ -3,23 +3,11 @@
 import pytest
 
 import genserver_lite as gs
-from genserver_lite.grading import GradingFailed
-
-
-def grade(exercise_id, ns, capsys):
-    """``(report, printed output)``; the check must fail."""
-    with pytest.raises(GradingFailed) as info:
-        gs.grading.check(exercise_id, ns)
-    return info.value.report, capsys.readouterr().out
+from grading_asserts import assert_fails_with_hints, grade_fails
 
 
 def assert_fails_exactly(exercise_id, ns, failing, capsys):
-    hints = {c.title: c.hint for c in gs.grading.get(exercise_id).checks}
-    report, out = grade(exercise_id, ns, capsys)
-    assert report.failed_titles() == failing
-    for title in failing:
-        assert f"✗ {title}\n    hint: {hints[title]}\n" in out
-    assert out.endswith(f"{report.total - len(failing)}/{report.total} checks passed\n")
+    report, out = assert_fails_with_hints(exercise_id, ns, failing, capsys)
     assert report.seconds < 3.0     # a job that never runs again costs a 1 s wait
     return out
 
@@ -126,27 +114,27 @@ def test_a_wrong_tree_fails_the_right_checks_with_their_hints(app, failing, caps
 
 def test_a_one_for_one_cache_says_the_worker_is_stale(capsys):
     app = tree(([Logger, "Data"], "one_for_one"), ([Cache, Worker], "one_for_one"))
-    _, out = grade("06.1", tree_ns(app), capsys)
+    _, out = grade_fails("06.1", tree_ns(app), capsys)
     assert ("    why: after killing the Cache: got 'Logger kept, Cache restarted, Worker kept', expected "
             "'Logger kept, Cache restarted, Worker restarted' (the Worker now works from a stale copy: "
             "'stale?' replies True)\n") in out
 
 
 def test_a_logger_after_the_cache_is_named_as_restarted(capsys):
-    _, out = grade("06.1", tree_ns(tree(([Cache, Worker, Logger], "rest_for_one"))), capsys)
+    _, out = grade_fails("06.1", tree_ns(tree(([Cache, Worker, Logger], "rest_for_one"))), capsys)
     assert ("why: after killing the Cache: got 'Logger restarted, Cache restarted, Worker restarted', "
             "expected 'Logger kept, Cache restarted, Worker restarted'\n") in out
 
 
 def test_a_worker_started_first_says_which_child_failed(capsys):
     app = tree(([Logger, "Data"], "one_for_one"), ([Worker, Cache], "rest_for_one"))
-    _, out = grade("06.1", tree_ns(app), capsys)
+    _, out = grade_fails("06.1", tree_ns(app), capsys)
     assert ("why: App failed to start: its child Worker could not start: 'noproc' (it called a server "
             "that was not running)\n") in out
 
 
 def test_a_tree_without_the_worker_names_it(capsys):
-    _, out = grade("06.1", tree_ns(tree(([Logger, Cache], "one_for_one"))), capsys)
+    _, out = grade_fails("06.1", tree_ns(tree(([Logger, Cache], "one_for_one"))), capsys)
     assert "why: App started, but Worker did not: put each of Logger, Cache and Worker in the tree" in out
 
 
@@ -173,7 +161,7 @@ def test_the_derived_tree_stubs_fail_every_check_as_not_implemented(capsys):
     def stub(sup):
         raise NotImplementedError("snapshot gs.course.child_pids(sup)")
 
-    report, out = grade("06.1", tree_ns(App, stub), capsys)
+    report, out = grade_fails("06.1", tree_ns(App, stub), capsys)
     assert report.passed == 0
     assert out.count("why: not implemented yet: return gs.supervise([...], strategy=...)\n") == 4
     assert out.count("why: not implemented yet: snapshot gs.course.child_pids(sup)\n") == 1
@@ -236,7 +224,7 @@ def test_the_derived_runner_stubs_fail_every_check_as_not_implemented(capsys):
     def start_runner(jobs):
         raise NotImplementedError("gs.Supervisor.start_link([job_child(...) for each job])")
 
-    report, out = grade("06.2", {"Job": Job, "job_child": job_child, "start_runner": start_runner}, capsys)
+    report, out = grade_fails("06.2", {"Job": Job, "job_child": job_child, "start_runner": start_runner}, capsys)
     assert report.passed == 0
     assert out.count("why: not implemented yet: gs.Supervisor.start_link") == 4
 
@@ -380,6 +368,6 @@ def test_the_derived_flusher_stubs_fail_every_check_as_not_implemented(capsys):
     def flusher_child(write):
         raise NotImplementedError("gs.child_spec((Flusher, write), shutdown=...)")
 
-    report, out = grade("06.3", {"Flusher": Stub, "flusher_child": flusher_child}, capsys)
+    report, out = grade_fails("06.3", {"Flusher": Stub, "flusher_child": flusher_child}, capsys)
     assert report.passed == 0
     assert out.count("why: not implemented yet") == 5

@@ -3,23 +3,11 @@
 import pytest
 
 import genserver_lite as gs
-from genserver_lite.grading import GradingFailed
-
-
-def grade(exercise_id, ns, capsys):
-    """``(report, printed output)``; the check must fail."""
-    with pytest.raises(GradingFailed) as info:
-        gs.grading.check(exercise_id, ns)
-    return info.value.report, capsys.readouterr().out
+from grading_asserts import assert_fails_with_hints, grade_fails
 
 
 def assert_fails_exactly(exercise_id, ns, failing, why, capsys):
-    hints = {c.title: c.hint for c in gs.grading.get(exercise_id).checks}
-    report, out = grade(exercise_id, ns, capsys)
-    assert report.failed_titles() == failing
-    for title in failing:
-        assert f"✗ {title}\n    hint: {hints[title]}\n" in out
-    assert out.endswith(f"{report.total - len(failing)}/{report.total} checks passed\n")
+    report, out = assert_fails_with_hints(exercise_id, ns, failing, capsys)
     for line in why:
         assert line in out
     assert report.seconds < 2.0
@@ -204,7 +192,7 @@ def test_a_global_name_collides_with_the_supervisors_name(capsys):
 
     ns = sessions_ns(Session=GlobalSession, open_session=open_str, whereis=lambda sid: gs.whereis(str(sid)),
                      list_sessions=global_list, call_session=call_str)
-    _, out = grade("07.1", ns, capsys)
+    _, out = grade_fails("07.1", ns, capsys)
     assert ("why: open_session('session_sup') failed: ('already_started', pid): another process is "
             "registered under that name\n") in out
 
@@ -213,7 +201,7 @@ def test_the_derived_session_stubs_fail_every_check_as_not_implemented(capsys):
     def stub(*args):
         raise NotImplementedError("gs.Supervisor.start_link([registry child, SessionSup], strategy=...)")
 
-    report, out = grade("07.1", sessions_ns(start_system=stub, open_session=stub, whereis=stub,
+    report, out = grade_fails("07.1", sessions_ns(start_system=stub, open_session=stub, whereis=stub,
                                             list_sessions=stub, call_session=stub), capsys)
     assert report.passed == 0
     assert out.count("why: not implemented yet: gs.Supervisor.start_link") == 6
@@ -357,6 +345,6 @@ def test_the_derived_room_stubs_fail_every_check_as_not_implemented(capsys):
     def stub(*args):
         raise NotImplementedError("gs.Registry.start_link(keys, name=ROOMS)")
 
-    report, out = grade("07.2", rooms_ns(start_rooms=stub, broadcast=stub, members=stub), capsys)
+    report, out = grade_fails("07.2", rooms_ns(start_rooms=stub, broadcast=stub, members=stub), capsys)
     assert report.passed == 0
     assert out.count("why: not implemented yet: gs.Registry.start_link") == 5

@@ -6,31 +6,7 @@ from dataclasses import dataclass, replace
 import pytest
 
 import genserver_lite as gs
-from genserver_lite.grading import GradingFailed
-
-
-def hints(exercise_id):
-    return {c.title: c.hint for c in gs.grading.get(exercise_id).checks}
-
-
-def assert_fails_with_hints(exercise_id, ns, failing, capsys):
-    with pytest.raises(GradingFailed) as info:
-        gs.grading.check(exercise_id, ns)
-    report, out = info.value.report, capsys.readouterr().out
-    assert report.failed_titles() == failing
-    all_hints = hints(exercise_id)
-    for title in failing:
-        assert f"✗ {title}\n    hint: {all_hints[title]}\n" in out
-    assert out.endswith(f"{report.total - len(failing)}/{report.total} checks passed\n")
-    return report, out
-
-
-def assert_passes(exercise_id, ns, capsys):
-    report = gs.grading.check(exercise_id, ns)
-    n = len(gs.grading.get(exercise_id).checks)
-    assert (report.passed, report.total) == (n, n)
-    assert capsys.readouterr().out.endswith(f"{n}/{n} checks passed\n")
-    return report
+from grading_asserts import assert_fails_with_hints, assert_passes
 
 
 # -- 08.1 · A circuit breaker that sends its own half-open probe ---------------------------------

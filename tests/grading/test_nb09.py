@@ -3,7 +3,7 @@
 import pytest
 
 import genserver_lite as gs
-from genserver_lite.grading import GradingFailed
+from grading_asserts import assert_fails_with_hints
 from genserver_lite.grading.exercises.nb09 import Cache
 
 EXERCISE = gs.grading.get("09.1")
@@ -52,19 +52,8 @@ def reference_tests():
 REFERENCE = reference_tests()
 
 
-def failing(ns, capsys, checks=None):
-    """Grade ``ns``; the report and the printed output (the grade must fail)."""
-    with pytest.raises(GradingFailed) as info:
-        gs.grading.check("09.1", ns)
-    return info.value.report, capsys.readouterr().out
-
-
 def assert_fails(ns, failing_titles, capsys):
-    report, out = failing(ns, capsys)
-    assert report.failed_titles() == failing_titles
-    for title in failing_titles:
-        assert f"✗ {title}\n    hint: {HINTS[title]}\n" in out
-    return out
+    return assert_fails_with_hints("09.1", ns, failing_titles, capsys)[1]
 
 
 def test_the_reference_tests_pass_every_check(capsys):

@@ -6,6 +6,7 @@ import pytest
 
 import genserver_lite as gs
 from genserver_lite.grading import GradingFailed
+from grading_asserts import grade_fails
 
 POOL = gs.grading.get("10.1")
 HINTS = {c.title: c.hint for c in POOL.checks}
@@ -155,9 +156,7 @@ class ClientKeyed(gs.GenServer):
 
 
 def failed_checks(cls, capsys):
-    with pytest.raises(GradingFailed) as info:
-        gs.grading.check("10.1", {"WorkerPool": cls})
-    return info.value.report, capsys.readouterr().out
+    return grade_fails("10.1", {"WorkerPool": cls}, capsys)
 
 
 def test_the_reference_solution_passes_every_check(capsys):

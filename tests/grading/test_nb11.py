@@ -4,6 +4,7 @@ import pytest
 
 import genserver_lite as gs
 from genserver_lite.grading import GradingFailed
+from grading_asserts import assert_fails_with_hints
 
 TREE = gs.grading.get("11.1")
 HINTS = {c.title: c.hint for c in TREE.checks}
@@ -110,14 +111,9 @@ def test_the_reference_solution_passes_every_check(capsys):
      "name=('via', gs.Registry, ('sessions', session_id))?"),
 ])
 def test_a_plausible_mistake_fails_the_right_checks_with_their_hints(mistake, failing, why, capsys):
-    with pytest.raises(GradingFailed) as info:
-        gs.grading.check("11.1", namespace(**mistake))
-    out = capsys.readouterr().out
-    assert info.value.report.failed_titles() == failing
-    for title in failing:
-        assert f"✗ {title}\n    hint: {HINTS[title]}\n" in out
+    report, out = assert_fails_with_hints("11.1", namespace(**mistake), failing, capsys)
     assert why in out
-    assert out.endswith(f"{6 - len(failing)}/6 checks passed\n")
+    assert report.total == 6
 
 
 def test_the_derived_stubs_fail_every_check_as_not_implemented(capsys):
