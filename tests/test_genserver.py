@@ -17,44 +17,7 @@ import pytest
 
 import genserver_lite as gs
 from genserver_lite.testing import FakeClock, assert_receive, refute_receive
-
-LONG = 5.0
-SHORT = 0.1
-
-
-def down(ref, pid=..., reason=...):
-    return ("DOWN", ref, "process", pid, reason)
-
-
-def wait_down(ref, pid=..., reason=...):
-    return assert_receive(down(ref, pid, reason), LONG)
-
-
-class Via:
-    """A tiny via module: register_name/unregister_name/whereis_name/send over a dict."""
-
-    def __init__(self):
-        self.table = {}
-
-    def register_name(self, key, pid):
-        if key in self.table and gs.alive(self.table[key]):
-            return False
-        self.table[key] = pid
-        return True
-
-    def unregister_name(self, key):
-        self.table.pop(key, None)
-
-    def whereis_name(self, key):
-        pid = self.table.get(key)
-        return pid if pid is not None and gs.alive(pid) else None
-
-    def send(self, key, msg):
-        pid = self.whereis_name(key)
-        if pid is None:
-            raise gs.NoProc(("via", self, key))
-        gs.send(pid, msg)
-        return pid
+from support import LONG, SHORT, Via, wait_down
 
 
 class Stack(gs.GenServer):

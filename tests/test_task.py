@@ -16,14 +16,9 @@ import pytest
 
 import genserver_lite as gs
 from genserver_lite.testing import assert_receive, refute_receive
+from support import LONG, SHORT, down
 
-LONG = 5.0
-SHORT = 0.1
 Task = gs.Task
-
-
-def down(ref, pid=..., reason=...):
-    return ("DOWN", ref, "process", pid, reason)
 
 
 def in_process(fn):
