@@ -11,8 +11,7 @@ import pytest
 
 import genserver_lite as gs
 from genserver_lite.testing import FakeClock, assert_receive
-
-LONG = 5.0
+from support import LONG
 
 
 class Echo(gs.GenServer):

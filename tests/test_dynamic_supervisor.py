@@ -14,9 +14,8 @@ import pytest
 
 import genserver_lite as gs
 from genserver_lite.testing import assert_receive, refute_receive
+from support import LONG, SHORT
 
-LONG = 5.0
-SHORT = 0.1
 DS = gs.DynamicSupervisor
 
 

@@ -10,10 +10,8 @@ process starts.
 import pytest
 
 import genserver_lite as gs
-from genserver_lite.testing import assert_receive, refute_receive
-
-LONG = 5.0
-SHORT = 0.1
+from genserver_lite.testing import refute_receive
+from support import SHORT
 
 
 class Counter(gs.GenServer):

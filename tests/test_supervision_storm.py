@@ -14,8 +14,8 @@ import time
 
 import genserver_lite as gs
 from genserver_lite.testing import assert_receive, refute_receive
+from support import LONG
 
-LONG = 5.0
 STORM_SECONDS = 2.0
 # The floor we assert, in crashes per second. Measured on this project's 2-core
 # machine under pytest's log capture (each crash is a thread start, an init

@@ -17,11 +17,9 @@ import pytest
 
 import genserver_lite as gs
 from genserver_lite.testing import assert_receive, refute_receive
+from support import LONG, SHORT
 
 pytest_plugins = ["pytester"]
-
-LONG = 5.0     # for what must happen (the machine is shared)
-SHORT = 0.1    # for what must not
 
 
 class Probe(gs.GenServer):

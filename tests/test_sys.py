@@ -9,8 +9,7 @@ import pytest
 
 import genserver_lite as gs
 from genserver_lite.testing import assert_receive
-
-LONG = 5.0
+from support import LONG
 
 
 class Log(gs.GenServer):

@@ -13,8 +13,7 @@ import genserver_lite as gs
 from genserver_lite import timer as timer_mod
 from genserver_lite.testing import (FakeClock, assert_receive, matches, refute_receive,
                                     wait_until)
-
-LONG = 5.0
+from support import LONG
 
 
 # -- matches ---------------------------------------------------------------------------------

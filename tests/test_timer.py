@@ -12,8 +12,7 @@ import pytest
 import genserver_lite as gs
 from genserver_lite import timer as timer_mod
 from genserver_lite.testing import FakeClock, assert_receive
-
-LONG = 5.0
+from support import LONG
 
 
 def timer_threads():

@@ -10,7 +10,7 @@ import pytest
 import genserver_lite as gs
 from genserver_lite import _kernel as k
 from genserver_lite.testing import FakeClock
-from genserver_lite.trace import Trace, trace
+from genserver_lite.trace import trace
 from genserver_lite.viz import scenarios as sc
 from genserver_lite.viz.labels import message_label, process_label, reason_text, truncate
 
