@@ -18,10 +18,10 @@ fast, well inside the exercise's budget. The original exception stays on
 from __future__ import annotations
 
 from .. import gen, sys as gsys
-from ..errors import CallTimeout, Exit, NoProc, StartError
-from ..process import alive as _alive
+from ..errors import CallTimeout, Exit, NoProc, ReceiveTimeout, StartError
+from ..process import alive as _alive, receive as _receive
 
-__all__ = ["TIMEOUT", "start", "call", "cast", "state", "alive", "expect", "reason_text"]
+__all__ = ["TIMEOUT", "start", "call", "cast", "state", "alive", "down", "expect", "reason_text"]
 
 TIMEOUT = 1.0   # seconds a probe waits for a learner's server
 
@@ -87,6 +87,16 @@ def state(server, timeout: float = TIMEOUT):
 def alive(pid) -> bool:
     """Whether the process is alive (``Process.alive?``)."""
     return _alive(pid)
+
+
+def down(ref, what: str, timeout: float = TIMEOUT):
+    """The exit reason in the DOWN of monitor ``ref``; fails the check with "``what`` was still running"
+    if it has not come within ``timeout`` seconds."""
+    try:
+        return _receive(lambda m: type(m) is tuple and len(m) == 5 and m[:2] == ("DOWN", ref),
+                        timeout=timeout)[4]
+    except ReceiveTimeout:
+        raise AssertionError(f"{what} was still running {timeout:g} s later") from None
 
 
 def expect(actual, expected, what: str):

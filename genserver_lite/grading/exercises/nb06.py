@@ -26,20 +26,11 @@ import genserver_lite as gs
 from genserver_lite.course import child_pids
 
 from ..core import Exercise
-from ..probes import call, cast, expect, reason_text, start, state
+from ..probes import call, cast, down, expect, reason_text, start, state
 
 __all__ = ["STRATEGY", "JOBS", "FLUSHER"]
 
 _WAIT = 1.0     # seconds to wait for a message the learner's code should send
-
-
-def _down(ref, what: str):
-    """The reason of the DOWN for ``ref``; fails the check after :data:`_WAIT` seconds."""
-    try:
-        return gs.receive(lambda m: type(m) is tuple and len(m) == 5 and m[:2] == ("DOWN", ref),
-                          timeout=_WAIT)[4]
-    except gs.ReceiveTimeout:
-        raise AssertionError(f"{what} was still running {_WAIT:g} s later") from None
 
 
 def _failed_child(reason):
@@ -108,7 +99,7 @@ def _kill(app, victim: str) -> str:
     before = _servers()
     ref = gs.monitor(before[victim])
     gs.exit(before[victim], "kill")
-    _down(ref, f"the killed {victim}")
+    down(ref, f"the killed {victim}")
     _settle(app)
     after = _servers()
     words = []
@@ -223,14 +214,14 @@ def _run(job_id, nth: str):
 def _finished(job_id, nth: str):
     """Let the job's next run go on; fails the check unless it exits 'normal'."""
     _pid, ref = _run(job_id, nth)
-    reason = _down(ref, f"job {job_id!r}")
+    reason = down(ref, f"job {job_id!r}")
     if reason != "normal":
         raise AssertionError(f"job {job_id!r} exited with {reason_text(reason)}, expected 'normal'")
 
 
 def _crashed(job_id, nth: str):
     _pid, ref = _run(job_id, nth)
-    _down(ref, f"job {job_id!r}")
+    down(ref, f"job {job_id!r}")
 
 
 def _extra_runs(job_id) -> int:
@@ -295,7 +286,7 @@ def _gives_up(ns):
     ref = gs.monitor(sup)
     for nth in ("a first time", "again after crash 1", "again after crash 2", "again after crash 3"):
         _crashed("broken", nth)
-    expect(_down(ref, "the runner, after 4 crashes of its job in a row,"), "shutdown",
+    expect(down(ref, "the runner, after 4 crashes of its job in a row,"), "shutdown",
            "the runner's exit reason after 4 crashes of its job in a row")
     expect(_extra_runs("broken"), 0, "runs of the job after the runner gave up")
 

@@ -20,21 +20,12 @@ from __future__ import annotations
 import genserver_lite as gs
 
 from ..core import Exercise
-from ..probes import call, expect, reason_text, start
+from ..probes import call, down, expect, reason_text, start
 
 __all__ = ["SESSIONS", "ROOMS"]
 
-_WAIT = 1.0      # seconds to wait for the learner's processes
 _REGISTRY = "sessions"
 _SUPERVISOR = "session_sup"
-
-
-def _down(ref, what: str):
-    try:
-        return gs.receive(lambda m: type(m) is tuple and len(m) == 5 and m[:2] == ("DOWN", ref),
-                          timeout=_WAIT)[4]
-    except gs.ReceiveTimeout:
-        raise AssertionError(f"{what} was still running {_WAIT:g} s later") from None
 
 
 # -- 07.1 · A session registry with via names -----------------------------------------------
@@ -190,7 +181,7 @@ def _one_tree(ns):
         _open(ns, session_id)
     ref = gs.monitor(registry)
     gs.exit(registry, "kill")
-    _down(ref, "the killed registry")
+    down(ref, "the killed registry")
     try:
         gs.Supervisor.which_children(top)   # a barrier: the top has restarted what it restarts
     except gs.Exit as e:
@@ -286,7 +277,7 @@ def _dead_leave(ns):
     call(bob, ("join", "games"))
     ref = gs.monitor(bob)
     gs.exit(bob, "kill")
-    _down(ref, "the killed member")
+    down(ref, "the killed member")
     expect(ns["members"]("lobby"), ["ada"], "members('lobby') after bob died")
     expect(ns["members"]("games"), [], "members('games') after bob died")
     expect(_broadcast(ns, "lobby", "still there?"), 1, "broadcast('lobby', ...) after bob died")
