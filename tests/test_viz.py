@@ -209,6 +209,23 @@ def test_panel_of_a_dynamic_supervisor_marks_only_the_child_that_exited():
         panel.close()
 
 
+def test_panel_kill_button_of_a_dynamic_supervisor_kills_that_child_not_the_first():
+    import ipywidgets as W
+    from genserver_lite.viz.widgets import SupervisorPanel
+    sup = gs.DynamicSupervisor.start_link()
+    pids = [gs.DynamicSupervisor.start_child(sup, (sc.Stack, [i])) for i in range(3)]
+    panel = SupervisorPanel(sup)
+    try:
+        rows = [r for r in panel.children if isinstance(r, W.HBox)]
+        assert len(rows) == 3
+        ref = gs.monitor(pids[2])
+        rows[2].children[1].click()                     # the third row's kill button
+        gs.receive(lambda m: m[:2] == ("DOWN", ref), timeout=5.0)
+        assert gs.alive(pids[0]) and gs.alive(pids[1])
+    finally:
+        panel.close()
+
+
 def test_panel_updates_itself_and_highlights_the_siblings_taken_down():
     from genserver_lite.viz.widgets import SupervisorPanel
     sup = Supervisor.start_link([sc.A, sc.B, sc.C], strategy="one_for_all", name="sup")

@@ -213,19 +213,23 @@ class SupervisorPanel(W.VBox):
                          tooltip="gs.testing.crash(pid): crash inside the server's loop",
                          layout=W.Layout(width="130px"),
                          disabled=not live or type(c["pid"]) is not Pid)
-        sup, cid = node["pid"], c["id"]
-        kill.on_click(lambda _b: self.kill(sup, cid))
-        crash.on_click(lambda _b: self.crash(sup, cid))
+        sup, cid, key = node["pid"], c["id"], c.get("key")    # key: the child itself, when ids repeat
+        kill.on_click(lambda _b: self.kill(sup, cid, child=key))
+        crash.on_click(lambda _b: self.crash(sup, cid, child=key))
         return W.HBox([W.HTML(text), kill, crash], layout=W.Layout(margin=f"2px 0 0 {24 * depth}px"))
 
     # -- the buttons (run in the kernel's thread, as the shell) ----------------------------
 
-    def _current_pid(self, sup, cid):
+    def _target(self, sup, cid, child):
+        """The pid a button acts on, or None (and the panel says why)."""
+        if not self._live():
+            return None
         for node in _walk(self.tree):
             if node["pid"] is sup:
                 for c in node["children"]:
-                    if c["id"] == cid and type(c["pid"]) is Pid:
+                    if c["id"] == cid and child in (None, c.get("key")) and type(c["pid"]) is Pid:
                         return c["pid"]
+        self._say(f"{child_id_text(cid)} is not running")
         return None
 
     def _live(self) -> bool:
@@ -243,24 +247,21 @@ class SupervisorPanel(W.VBox):
         self.banner = text
         self._render(live=False)
 
-    def kill(self, sup, cid) -> None:
-        """Kill a child from outside (``gs.exit(pid, "kill")``), as the kill button does."""
-        if not self._live():
-            return
-        pid = self._current_pid(sup, cid)
-        if pid is None:
-            self._say(f"{child_id_text(cid)} is not running")
-            return
-        process.exit(pid, "kill")
+    def kill(self, sup, cid, *, child=None) -> None:
+        """Kill a child from outside (``gs.exit(pid, "kill")``), as the kill button does.
 
-    def crash(self, sup, cid, reason="crashed from the panel") -> None:
+        ``child`` picks one of several children sharing the id ``cid`` (a
+        DynamicSupervisor's) by its record number; without it, the first.
+        """
+        pid = self._target(sup, cid, child)
+        if pid is not None:
+            process.exit(pid, "kill")
+
+    def crash(self, sup, cid, reason="crashed from the panel", *, child=None) -> None:
         """Crash a child inside its handler (``gs.testing.crash``), as the crash button does."""
         from ..testing import crash
-        if not self._live():
-            return
-        pid = self._current_pid(sup, cid)
+        pid = self._target(sup, cid, child)
         if pid is None:
-            self._say(f"{child_id_text(cid)} is not running")
             return
         try:
             crash(pid, reason)
