@@ -23,8 +23,8 @@ import functools
 
 from ._kernel import Pid
 from ._supervision import Child, State, SupervisorServer, await_shutdown, begin_shutdown, sup_call
-from .specs import check_flags, normalize
-from .errors import ChildSpecError, StartError
+from .specs import check_flags, child_options, normalize
+from .errors import StartError
 from .genserver import start_server
 from .process import trap_exit
 
@@ -179,14 +179,7 @@ class DynamicSupervisor:
         spec = {"id": cls, "start": (cls.start_link, (arg,)), "restart": cls.restart,
                 "shutdown": cls.shutdown, "type": "supervisor"}
         if cls is DynamicSupervisor:
-            opts = {} if arg is None else arg
-            if not isinstance(opts, dict):
-                raise ChildSpecError(f"child DynamicSupervisor: its argument must be None or a dict of "
-                                     f"start_link options, got {arg!r}")
-            bad = sorted(set(opts) - set(_OPTIONS), key=str)
-            if bad:
-                raise ChildSpecError(f"child DynamicSupervisor: unknown start_link option(s) {bad}; "
-                                     f"it takes {list(_OPTIONS)}")
+            opts = child_options("DynamicSupervisor", arg, _OPTIONS, "{'name': 'jobs', 'max_children': 10}")
             spec["start"] = (functools.partial(cls.start_link, **opts), ()) if opts else (cls.start_link, ())
             spec["modules"] = ["DynamicSupervisor"]
             if isinstance(opts.get("name"), str):

@@ -39,6 +39,7 @@ from ._kernel import Pid, check_alive, current
 from ._registry_table import Table, find_table, prep, tables
 from .errors import AlreadyRegistered, ChildSpecError, NoProc
 from .genserver import GenServer, start_server
+from .specs import child_options
 
 __all__ = ["Registry"]
 
@@ -119,13 +120,8 @@ class Registry(GenServer):
         The id is the registry's name. Elixir makes the registry a supervisor
         of partitions; here it is one worker process.
         """
-        if not isinstance(arg, dict):
-            raise ChildSpecError(f"child Registry: needs an options dict such as "
-                                 f"{{'keys': 'unique', 'name': 'my_registry'}}, got {arg!r}")
-        unknown = sorted(set(arg) - set(_OPTIONS), key=str)
-        if unknown:
-            raise ChildSpecError(f"child Registry: unknown option(s) {unknown}; options are {list(_OPTIONS)}")
-        opts = dict(arg)
+        opts = child_options("Registry", arg, _OPTIONS, "{'keys': 'unique', 'name': 'my_registry'}",
+                             optional=False)
         try:
             _check_options(opts.get("keys", "unique"), opts.get("name"), opts.get("partitions", 1))
         except (TypeError, ValueError) as e:

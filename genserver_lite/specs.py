@@ -34,7 +34,7 @@ import math
 
 from .errors import ChildSpecError
 
-__all__ = ["child_spec", "supervise", "normalize", "STRATEGIES", "RESTARTS"]
+__all__ = ["child_spec", "supervise", "normalize", "child_options", "STRATEGIES", "RESTARTS"]
 
 RESTARTS = ("permanent", "transient", "temporary")
 TYPES = ("worker", "supervisor")
@@ -138,6 +138,24 @@ def child_spec(child, **overrides) -> dict:
     spec = _base(child)
     spec.update(overrides)
     return _check(spec, _describe(child))
+
+
+def child_options(who: str, arg, options, example: str, *, optional: bool = True) -> dict:
+    """A copy of the options dict a behaviour's ``child_spec(arg)`` takes, checked.
+
+    ``(gs.Registry, {...})``, ``(gs.TaskSupervisor, {...})``: ``arg`` must be a
+    dict (or None, when ``optional``) whose keys are all in ``options``; a
+    ChildSpecError names the child and the culprit.
+    """
+    if arg is None and optional:
+        return {}
+    if not isinstance(arg, dict):
+        raise ChildSpecError(f"child {who}: needs {'None or ' if optional else ''}an options dict "
+                             f"such as {example}, got {arg!r}")
+    unknown = sorted(set(arg) - set(options), key=str)
+    if unknown:
+        raise ChildSpecError(f"child {who}: unknown option(s) {unknown}; options are {list(options)}")
+    return dict(arg)
 
 
 def check_flags(strategy, max_restarts, max_seconds, strategies=STRATEGIES) -> None:

@@ -34,8 +34,8 @@ from . import _kernel as k
 from . import task as _task
 from ._kernel import Pid, Ref, check_alive, current, deliver
 from .dynamic_supervisor import DynamicSupervisor
-from .errors import ChildSpecError
 from .process import spawn_process
+from .specs import child_options
 from .task import Task
 
 __all__ = ["TaskSupervisor"]
@@ -76,15 +76,8 @@ class TaskSupervisor(DynamicSupervisor):
 
         As Elixir, the child's id is its name (the class when it has none).
         """
-        opts = {} if arg is None else arg
-        if not isinstance(opts, dict):
-            raise ChildSpecError(f"child TaskSupervisor: needs None or an options dict such as "
-                                 f"{{'name': 'tasks'}}, got {arg!r}")
-        unknown = sorted(set(opts) - set(_OPTIONS), key=str)
-        if unknown:
-            raise ChildSpecError(f"child TaskSupervisor: unknown option(s) {unknown}; options are "
-                                 f"{list(_OPTIONS)}")
-        return {"id": opts.get("name") or cls, "start": (cls._start_with, (dict(opts),)),
+        opts = child_options("TaskSupervisor", arg, _OPTIONS, "{'name': 'tasks'}")
+        return {"id": opts.get("name") or cls, "start": (cls._start_with, (opts,)),
                 "restart": cls.restart, "shutdown": cls.shutdown, "type": "supervisor",
                 "modules": ["TaskSupervisor"]}
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import time
 
-from . import _kernel as k
 from . import timer
 from ._kernel import check_timeout, current
 from .errors import ReceiveTimeout

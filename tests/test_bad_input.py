@@ -690,6 +690,10 @@ _CATALOGUE = [
     ("task sup spec option", lambda e: gs.TaskSupervisor.child_spec({"nme": "t"}),
      gs.ChildSpecError, r"unknown option\(s\) \['nme'\]"),
     ("task sup full", _fill_and_start_one_more, gs.StartError, r"max_children \(1\)"),
+    ("dynamic sup spec not dict", lambda e: gs.DynamicSupervisor.child_spec("jobs"),
+     gs.ChildSpecError, "child DynamicSupervisor: needs None or an options dict.*got 'jobs'"),
+    ("dynamic sup spec option", lambda e: gs.DynamicSupervisor.child_spec({"max_kids": 3}),
+     gs.ChildSpecError, r"child DynamicSupervisor: unknown option\(s\) \['max_kids'\]"),
     # tracing
     ("trace limit", lambda e: gs.trace(limit=0), ValueError, "limit must be a positive int.*got 0"),
     ("trace only empty", lambda e: gs.trace(only=[]), ValueError, "only= is empty"),
